@@ -1,0 +1,1 @@
+"""Input: audio decoding and resampling, scores, annotation files."""
