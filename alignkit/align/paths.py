@@ -190,7 +190,11 @@ def fill_path(path) -> np.ndarray:
     -------
     np.ndarray [shape=(L', 2), dtype=int64], continuous
     """
-    p = validate_path(path, continuous=False, boundary=False) if len(path) > 1 else as_path(path)
+    p = as_path(path)
+    if len(p) > 1:
+        # drop repeated consecutive points (as documented), then require monotonicity
+        dup = np.r_[False, np.all(np.diff(p, axis=0) == 0, axis=1)]
+        p = validate_path(p[~dup], continuous=False, boundary=False)
     out = [p[:1]]
     for a, b in zip(p[:-1], p[1:]):
         di, dj = int(b[0] - a[0]), int(b[1] - a[1])
@@ -221,6 +225,8 @@ def seconds_to_frames(seconds, frame_rate: float, *, rounding: str = "nearest") 
     ops = {"nearest": np.rint, "floor": np.floor, "ceil": np.ceil}
     if rounding not in ops:
         raise ParameterError(f"rounding={rounding!r} is not one of {sorted(ops)}")
+    if not np.all(np.isfinite(x)):
+        raise ParameterError("seconds must be finite to convert to frames")
     return ops[rounding](x).astype(np.int64)
 
 
@@ -240,6 +246,8 @@ def path_to_matrix(path, shape: tuple[int, int] | None = None, *, dtype=bool):
     from scipy import sparse
 
     p = as_path(path)
+    if np.any(p < 0):
+        raise ParameterError(f"path has negative indices (min {p.min(axis=0).tolist()})")
     if shape is None:
         shape = (int(p[:, 0].max()) + 1, int(p[:, 1].max()) + 1)
     n, m = (int(s) for s in shape)
@@ -271,7 +279,7 @@ def strictly_monotone_points(path) -> np.ndarray:
     return np.stack([a2, b2], axis=1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TimeMap:
     """A monotone map "time in A -> time in B" built from a path.
 
@@ -284,11 +292,25 @@ class TimeMap:
 
     Use :meth:`from_path` to build one. Times outside the anchors are extrapolated with
     the slope of the whole map, so transferring an event shortly before the first frame
-    still lands somewhere sensible.
+    still lands somewhere sensible (with a single anchor the slope is 1).
     """
 
     points: np.ndarray
     strict: bool = False
+
+    def __post_init__(self):
+        pts = np.asarray(self.points, dtype=np.float64)
+        if pts.ndim != 2 or pts.shape[1] != 2 or pts.shape[0] < 1:
+            raise ParameterError(f"TimeMap points must have shape (K, 2) with K >= 1, got {pts.shape}")
+        if not np.all(np.isfinite(pts)):
+            raise ParameterError("TimeMap points must be finite")
+        if np.any(np.diff(pts[:, 0]) <= 0):
+            raise ParameterError("TimeMap points: the first column (times in A) must be strictly increasing")
+        d = np.diff(pts[:, 1])
+        if np.any(d < 0) or (self.strict and np.any(d <= 0)):
+            kind = "strictly increasing (strict map)" if self.strict else "non-decreasing"
+            raise ParameterError(f"TimeMap points: the second column (times in B) must be {kind}")
+        object.__setattr__(self, "points", pts)
 
     @classmethod
     def from_path(
@@ -322,7 +344,10 @@ class TimeMap:
         t = np.asarray(t, dtype=np.float64)
         x, y = self.points[:, 0], self.points[:, 1]
         if len(x) == 1:
-            return np.full_like(t, y[0])
+            # one anchor (a path that is a single point, or a pure horizontal/vertical run
+            # under ``strict``): slope 1 through it, so the map stays strictly monotone and its
+            # inverse is its inverse
+            return y[0] + (t - x[0])
         out = np.interp(t, x, y)
         slope = (y[-1] - y[0]) / (x[-1] - x[0]) if x[-1] > x[0] else 1.0
         lo, hi = t < x[0], t > x[-1]
@@ -408,6 +433,8 @@ def to_synctoolbox(path) -> np.ndarray:
 
 
 def _check_rate(rate: float) -> None:
+    if isinstance(rate, (bool, np.bool_)) or not isinstance(rate, (int, float, np.integer, np.floating)):
+        raise ParameterError(f"frame_rate={rate!r} must be a positive finite number")
     if not np.isfinite(rate) or rate <= 0:
         raise ParameterError(f"frame_rate={rate!r} must be a positive finite number")
 
