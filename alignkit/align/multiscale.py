@@ -1,0 +1,181 @@
+"""Memory-bounded multiscale DTW (MrMsDTW-style) for long recordings.
+
+Both feature sequences are downsampled by average pooling (the cosine metric renormalises
+the pooled frames) at a ladder of factors, e.g. 125, 25, 5, 1. Exact DTW runs at the
+coarsest level; its path is projected to the next finer level (coarse cell ``(a, b)``
+covers the ``q x q`` fine block below it), dilated by ``radius`` frames of that level into
+per-row column ranges, and DTW is solved inside that region; repeated down to full
+resolution. Memory is one back-pointer byte per cell of the coarsest grid or of a region,
+plus a few rows of float64: two 30-minute recordings at 50 Hz (90,000 x 90,000 frames)
+need well under 100 MB.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from alignkit.align.cost import METRIC_CODES, _check_metric, as_feature_pair, prepare_features
+from alignkit.align.dtw import DTWResult, _normalized, _Problem, _solve, path_region, resolve_step_sizes
+from alignkit.exceptions import ParameterError
+
+__all__ = ["multiscale_dtw", "pool_features", "DEFAULT_RATIO", "DEFAULT_RADIUS", "DEFAULT_COARSE_CELLS"]
+
+#: Ratio between consecutive levels chosen by default.
+DEFAULT_RATIO = 5
+#: Dilation of the projected path, in frames of each finer level.
+DEFAULT_RADIUS = 16
+#: The coarsest level is the finest one of the ladder whose full grid has at most this many cells.
+DEFAULT_COARSE_CELLS = 4_000_000
+
+
+def pool_features(x: np.ndarray, factor: int) -> np.ndarray:
+    """Average-pool frames in blocks of ``factor`` (the last block may be shorter).
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(N, D)]
+    factor : int
+
+    Returns
+    -------
+    np.ndarray [shape=(ceil(N / factor), D), dtype=float32]
+    """
+    if factor == 1:
+        return np.asarray(x, dtype=np.float32)
+    n = x.shape[0]
+    starts = np.arange(0, n, factor)
+    sums = np.add.reduceat(np.asarray(x, dtype=np.float64), starts, axis=0)
+    counts = np.diff(np.r_[starts, n])
+    return (sums / counts[:, None]).astype(np.float32)
+
+
+def _level_bytes(nl: int, ml: int, d: int) -> int:
+    """Rough bytes a level needs besides its back-pointers: features, rows, path."""
+    return 8 * (nl + ml) * d + 32 * ml + 32 * (nl + ml)
+
+
+def _check_factors(factors) -> list[int]:
+    try:
+        fs = [f for f in factors]
+    except TypeError as exc:
+        raise ParameterError(f"factors={factors!r} must be a sequence of integers > 1") from exc
+    out = []
+    for f in fs:
+        if isinstance(f, bool) or not isinstance(f, numbers.Integral) or f < 1:
+            raise ParameterError(f"factors={list(fs)!r}: every factor must be an integer >= 1")
+        if f > 1:
+            out.append(int(f))
+    out = sorted(set(out), reverse=True)
+    for a, b in zip(out, out[1:] + [1]):
+        if a % b:
+            raise ParameterError(f"factors={out}: each factor must be a multiple of the next finer one ({a} vs {b})")
+    return out
+
+
+def multiscale_dtw(X, Y, *, metric: str = "cosine", step_sizes="symmetric2", weights=None, factors=None,
+                   radius: int = DEFAULT_RADIUS, memory_limit: int | None = None) -> DTWResult:
+    """Approximate DTW of long sequences by coarse-to-fine refinement.
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(N, D)] or Features
+    Y : np.ndarray [shape=(M, D)] or Features
+    metric : {"cosine", "euclidean", "sqeuclidean"}
+    step_sizes : str or np.ndarray [shape=(S, 2)]
+        As in :func:`alignkit.align.dtw.dtw`.
+    weights : np.ndarray [shape=(S,)], optional
+    factors : sequence of int, optional
+        Downsampling factors of the coarser levels relative to full resolution, e.g.
+        ``(125, 25, 5)``; each must be a multiple of the next finer one. Default: powers of
+        :data:`DEFAULT_RATIO`, coarsest such that its grid has at most
+        :data:`DEFAULT_COARSE_CELLS` cells (and fits ``memory_limit``). ``()`` means exact DTW.
+    radius : int
+        Dilation of the projected path at each finer level, in that level's frames.
+    memory_limit : int, optional
+        Bytes the back-pointers and buffers of any one level may take. Picks the coarsest
+        resolution so that the full DTW there fits; raises if no ladder fits.
+
+    Returns
+    -------
+    DTWResult
+        ``info["levels"]`` lists, per level, the factor, grid shape and cells evaluated.
+
+    Raises
+    ------
+    ParameterError
+        Bad arguments, or ``memory_limit`` too small for any ladder.
+    """
+    _check_metric(metric)
+    name, steps, w = resolve_step_sizes(step_sizes, weights)
+    x, y = as_feature_pair(X, Y)
+    n, m = int(x.shape[0]), int(y.shape[0])
+    d = int(x.shape[1])
+    if isinstance(radius, bool) or not isinstance(radius, numbers.Integral) or radius < 0:
+        raise ParameterError(f"radius={radius!r} must be a non-negative integer number of frames")
+    radius = int(radius)
+    if memory_limit is not None:
+        if isinstance(memory_limit, bool) or not isinstance(memory_limit, numbers.Real) or not memory_limit > 0:
+            raise ParameterError(f"memory_limit={memory_limit!r} must be a positive number of bytes")
+        memory_limit = int(memory_limit)
+
+    def grid(f: int) -> tuple[int, int]:
+        return -(-n // f), -(-m // f)
+
+    if factors is None:
+        budget = DEFAULT_COARSE_CELLS
+        if memory_limit is not None:
+            budget = min(budget, memory_limit - _level_bytes(n, m, d))
+        f = 1
+        ladder = []
+        while True:
+            nc, mc = grid(f)
+            if nc * mc <= budget:
+                break
+            if nc == 1 and mc == 1:
+                raise ParameterError(f"memory_limit={memory_limit} bytes is too small for a {n} x {m} alignment")
+            f *= DEFAULT_RATIO
+            ladder.append(f)
+        factors_ = sorted(ladder, reverse=True)
+    else:
+        factors_ = _check_factors(factors)
+    levels = factors_ + [1]
+    if memory_limit is not None:
+        nc, mc = grid(levels[0])
+        need = nc * mc + _level_bytes(nc, mc, d)
+        if need > memory_limit:
+            raise ParameterError(
+                f"memory_limit={memory_limit} bytes: the coarsest level ({nc} x {mc}) needs about {need} bytes; "
+                "use larger factors"
+            )
+
+    code = METRIC_CODES[metric]
+    path = None
+    prev_f = None
+    total_cells = 0
+    info_levels = []
+    res = None
+    for f in levels:
+        xl, yl = prepare_features(pool_features(x, f), pool_features(y, f), metric)
+        prob = _Problem(xl.shape[0], yl.shape[0], code, x=xl, y=yl)
+        if path is None:
+            reg = None
+            cells = prob.n * prob.m
+        else:
+            reg = path_region(path, (prob.n, prob.m), radius, scale=prev_f // f)
+            cells = reg.n_cells
+        if memory_limit is not None and cells + _level_bytes(prob.n, prob.m, d) > memory_limit:
+            raise ParameterError(
+                f"memory_limit={memory_limit} bytes: level with factor {f} needs {cells} back-pointer bytes "
+                f"plus buffers; raise the limit or lower radius={radius}"
+            )
+        cost, path, _, nc = _solve(prob, reg, steps, w, want_acc=False)
+        total_cells += nc
+        info_levels.append({"factor": f, "shape": (prob.n, prob.m), "cells": int(nc)})
+        prev_f = f
+        res = cost
+    return DTWResult(cost=float(res), path=path, accumulated=None,
+                     normalized_cost=_normalized(name, float(res), n, m, len(path)),
+                     step_sizes=name, n_cells=int(total_cells),
+                     info={"levels": info_levels, "radius": radius})
