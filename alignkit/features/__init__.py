@@ -1,5 +1,34 @@
-"""Feature extraction: a registry of extractors returning :class:`Features`."""
+"""Feature extraction: a registry of extractors returning :class:`Features`.
+
+Audio extractors (``extract(name, y, sr, **params)``): ``chroma_stft``, ``chroma_cqt``,
+``cens``, ``logfreq``, ``dlnco``. Score features (``score_features(notes, name, ...)``):
+``chroma``, ``cens``, ``logfreq``, ``dlnco``, each comparable to the audio feature listed in
+:data:`alignkit.features.score.COMPARABLE`.
+"""
 
 from alignkit.features.base import Features, extract, get_extractor, list_extractors, register_extractor
+from alignkit.features.chroma import chroma_cqt, chroma_stft, cens, estimate_tuning, logfreq  # registers
+from alignkit.features.normalize import normalize
+from alignkit.features.onsets import dlnco, sync_features  # registers
+from alignkit.features.score import COMPARABLE, score_features
+from alignkit.features.transpose import optimal_chroma_shift, shift_chroma
 
-__all__ = ["Features", "extract", "get_extractor", "list_extractors", "register_extractor"]
+__all__ = [
+    "Features",
+    "extract",
+    "get_extractor",
+    "list_extractors",
+    "register_extractor",
+    "chroma_stft",
+    "chroma_cqt",
+    "cens",
+    "logfreq",
+    "dlnco",
+    "estimate_tuning",
+    "normalize",
+    "sync_features",
+    "score_features",
+    "COMPARABLE",
+    "optimal_chroma_shift",
+    "shift_chroma",
+]
