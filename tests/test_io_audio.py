@@ -8,11 +8,11 @@ import shutil
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import shared_path
 
 from alignkit.exceptions import AudioError, InputError, ParameterError
 from alignkit.io.audio import AudioInfo, audio_info, load_audio, resample, write_audio
 from alignkit.io.files import AUDIO_EXTENSIONS
-from conftest import shared_path
 
 SR_IN = 44100
 DUR = 2.0
@@ -61,7 +61,7 @@ def test_offset_and_duration_cut_exact_samples(tmp_path):
     full, _ = load_audio(path, sr=None)
     part, sr = load_audio(path, sr=None, offset=0.5, duration=0.25)
     assert sr == SR_IN
-    np.testing.assert_array_equal(part, full[22050:22050 + 11025])
+    np.testing.assert_array_equal(part, full[22050 : 22050 + 11025])
     # duration past the end is clipped to what is there
     tail, _ = load_audio(path, sr=None, offset=1.5, duration=10.0)
     np.testing.assert_array_equal(tail, full[66150:])
@@ -83,14 +83,21 @@ def test_mono_file_native_rate_unchanged(tmp_path):
     path = write_audio(tmp_path / "m.flac", y0, 48000, subtype="PCM_24")
     y, sr = load_audio(path, sr=None)
     assert sr == 48000
-    np.testing.assert_allclose(y, y0, atol=2 ** -22)
+    np.testing.assert_allclose(y, y0, atol=2**-22)
 
 
 def test_audio_info_reads_header(tmp_path):
     path = write_audio(tmp_path / "s.flac", _tone(dur=1.5), SR_IN)
     info = audio_info(path)
-    assert info == AudioInfo(path=str(path), duration=1.5, samplerate=SR_IN, channels=2, frames=66150,
-                             format="FLAC", subtype="PCM_16")
+    assert info == AudioInfo(
+        path=str(path),
+        duration=1.5,
+        samplerate=SR_IN,
+        channels=2,
+        frames=66150,
+        format="FLAC",
+        subtype="PCM_16",
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -135,7 +142,9 @@ def _make(kind, tmp_path):
         full = write_audio(tmp_path / "full.flac", tone, SR_IN)
         data = full.read_bytes()
         p = tmp_path / "garbage.flac"
-        p.write_bytes(data[:300] + np.random.default_rng(2).integers(0, 256, len(data) - 300, dtype=np.uint8).tobytes())
+        p.write_bytes(
+            data[:300] + np.random.default_rng(2).integers(0, 256, len(data) - 300, dtype=np.uint8).tobytes()
+        )
         return p, {}, "corrupt or truncated"
     if kind == "truncated_mp3":
         full = write_audio(tmp_path / "full.mp3", tone, SR_IN)
@@ -171,11 +180,37 @@ def _make(kind, tmp_path):
     raise AssertionError(kind)
 
 
-BAD_KINDS = ["missing", "directory", "empty", "unsupported", "text_wav", "text_mp3", "text_flac", "text_ogg",
-             "truncated_wav", "truncated_flac", "garbage_flac", "truncated_mp3", "truncated_ogg", "silent",
-             "near_silent", "too_short", "offset_past_end", "nan", "inf"]
+BAD_KINDS = [
+    "missing",
+    "directory",
+    "empty",
+    "unsupported",
+    "text_wav",
+    "text_mp3",
+    "text_flac",
+    "text_ogg",
+    "truncated_wav",
+    "truncated_flac",
+    "garbage_flac",
+    "truncated_mp3",
+    "truncated_ogg",
+    "silent",
+    "near_silent",
+    "too_short",
+    "offset_past_end",
+    "nan",
+    "inf",
+]
 # Rejected by the decoder: the library's exception must be chained.
-DECODER_KINDS = {"text_wav", "text_mp3", "text_flac", "text_ogg", "truncated_flac", "garbage_flac", "truncated_ogg"}
+DECODER_KINDS = {
+    "text_wav",
+    "text_mp3",
+    "text_flac",
+    "text_ogg",
+    "truncated_flac",
+    "garbage_flac",
+    "truncated_ogg",
+}
 
 
 @pytest.mark.parametrize("kind", BAD_KINDS)
@@ -210,8 +245,17 @@ def test_silence_check_can_be_disabled(tmp_path):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"sr": 0}, {"sr": -22050}, {"sr": 22050.5}, {"offset": -1.0}, {"offset": float("nan")}, {"duration": 0.0},
-     {"min_duration": -0.1}, {"silence_threshold": -1.0}, {"res_type": "kaiser_best"}],
+    [
+        {"sr": 0},
+        {"sr": -22050},
+        {"sr": 22050.5},
+        {"offset": -1.0},
+        {"offset": float("nan")},
+        {"duration": 0.0},
+        {"min_duration": -0.1},
+        {"silence_threshold": -1.0},
+        {"res_type": "kaiser_best"},
+    ],
 )
 def test_bad_parameters_raise_parameter_error(tmp_path, kwargs):
     path = write_audio(tmp_path / "t.wav", _tone(dur=0.5), SR_IN)
@@ -268,3 +312,56 @@ def test_real_chopin_wav_loads_whole():
     y, sr = load_audio(path)
     assert sr == 22050 and len(y) == info.frames
     assert info.duration == pytest.approx(22.41, abs=0.01)
+
+
+# --------------------------------------------------------------------------------------------
+# alignkit.io.files
+
+
+def test_content_hash_streams_to_the_same_digest(tmp_path):
+    import hashlib
+
+    from alignkit.io.files import content_hash
+
+    data = np.random.default_rng(6).integers(0, 256, 100_003, dtype=np.uint8).tobytes()
+    p = tmp_path / "blob.wav"
+    p.write_bytes(data)
+    assert content_hash(p) == hashlib.sha256(data).hexdigest()
+    assert content_hash(p, chunk=7) == hashlib.sha256(data).hexdigest()  # chunk boundaries do not matter
+    assert content_hash(p, algo="md5") == hashlib.md5(data).hexdigest()
+    # renaming keeps the key, one changed byte changes it
+    q = tmp_path / "renamed.flac"
+    shutil.copy(p, q)
+    assert content_hash(q) == content_hash(p)
+    q.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    assert content_hash(q) != content_hash(p)
+
+
+def test_content_hash_errors(tmp_path):
+    from alignkit.io.files import content_hash
+
+    with pytest.raises(InputError, match="file not found"):
+        content_hash(tmp_path / "nope.wav")
+    with pytest.raises(InputError, match="is a directory"):
+        content_hash(tmp_path)
+    (tmp_path / "x").write_bytes(b"x")
+    with pytest.raises(ParameterError, match="algo='sha0'"):
+        content_hash(tmp_path / "x", algo="sha0")
+    with pytest.raises(ParameterError, match="chunk=0"):
+        content_hash(tmp_path / "x", chunk=0)
+
+
+def test_file_kind_by_extension_and_csv_header(tmp_path):
+    from alignkit.io.files import file_kind
+
+    names = ["a.WAV", "b.opus", "c.mid", "d.MXL", "e.musicxml", "f.txt", "g.pdf", "h"]
+    kinds = ["audio", "audio", "score", "score", "score", "annotation", None, None]
+    assert [file_kind(n) for n in names] == kinds
+    notes = tmp_path / "notes.csv"
+    notes.write_text("Start;Duration;Pitch;Velocity;Instrument\n0;1;60;64;piano\n")
+    measures = tmp_path / "measures.csv"
+    measures.write_text("start;measure\n0.5;1\n")
+    assert file_kind(notes) == "score"
+    assert file_kind(measures) == "annotation"
+    assert file_kind(notes, sniff=False) == "annotation"
+    assert file_kind(tmp_path / "absent.csv") == "annotation"

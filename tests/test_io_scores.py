@@ -55,9 +55,13 @@ def test_write_midi_round_trip(tmp_path):
     tick = 60.0 / (120 * 960)
     start = rng.integers(0, 20000, 50) * tick
     # distinct pitches: overlapping notes of one pitch in one track are ambiguous in MIDI itself
-    notes = Notes(start=start, end=start + rng.integers(1, 3000, 50) * tick, pitch=rng.choice(np.arange(21, 109), 50,
-                                                                                        replace=False),
-                  velocity=rng.integers(1, 128, 50), instrument=rng.integers(0, 3, 50))
+    notes = Notes(
+        start=start,
+        end=start + rng.integers(1, 3000, 50) * tick,
+        pitch=rng.choice(np.arange(21, 109), 50, replace=False),
+        velocity=rng.integers(1, 128, 50),
+        instrument=rng.integers(0, 3, 50),
+    )
     back = load_score(write_midi(notes, tmp_path / "r.mid"))
     assert len(back) == 50
     for field in ("start", "end"):
@@ -92,7 +96,8 @@ _TINY_XML = """<?xml version="1.0" encoding="UTF-8"?>
       <note><pitch><step>E</step><octave>4</octave></pitch><duration>2</duration><voice>1</voice><type>quarter</type></note>
       <note><chord/><pitch><step>G</step><octave>4</octave></pitch><duration>2</duration><voice>1</voice>
         <type>quarter</type></note>
-      <note><pitch><step>D</step><octave>4</octave></pitch><duration>4</duration><tie type="start"/><voice>1</voice>
+      <note><pitch><step>D</step><octave>4</octave></pitch><duration>4</duration><tie type="start"/>
+        <voice>1</voice>
         <type>half</type><notations><tied type="start"/></notations></note>
       <backup><duration>8</duration></backup>
       <note><pitch><step>C</step><octave>4</octave></pitch><duration>2</duration><voice>2</voice><type>quarter</type></note>
@@ -101,7 +106,8 @@ _TINY_XML = """<?xml version="1.0" encoding="UTF-8"?>
     <measure number="2">
       <direction><direction-type><words>piu mosso</words></direction-type><sound tempo="120"/></direction>
       <note><grace/><pitch><step>A</step><octave>4</octave></pitch><voice>1</voice><type>eighth</type></note>
-      <note><pitch><step>D</step><octave>4</octave></pitch><duration>2</duration><tie type="stop"/><voice>1</voice>
+      <note><pitch><step>D</step><octave>4</octave></pitch><duration>2</duration><tie type="stop"/>
+        <voice>1</voice>
         <type>quarter</type><notations><tied type="stop"/></notations></note>
       <note><pitch><step>F</step><alter>1</alter><octave>4</octave></pitch><duration>2</duration><voice>1</voice>
         <type>quarter</type></note>
@@ -195,7 +201,9 @@ def test_bach_tick_note_list_equals_expanded_musicxml():
     """Bach BWV 1006/4: the note list (ticks at 24 per quarter, repeats played) equals the MusicXML
     with repeats expanded, grace notes dropped, at the score's 100 qpm."""
     score = shared_path("bach_violin_real", "scores", "bwv1006", "bwv1006_mov4.mxl")
-    notes = shared_path("bach_violin_real", "notes", "oliver-colbentson", "oliver-colbentson_bwv1006_mov4.csv")
+    notes = shared_path(
+        "bach_violin_real", "notes", "oliver-colbentson", "oliver-colbentson_bwv1006_mov4.csv"
+    )
     x = load_score(score, expand_repeats=True, grace_notes=False)
     c = load_score(notes, time_scale=60.0 / (100 * 24))
     assert len(x) == len(c) == 426
@@ -210,7 +218,9 @@ def test_bach_tick_note_list_equals_expanded_musicxml():
 
 def test_note_list_comma_end_column_and_named_instruments(tmp_path):
     p = tmp_path / "n.csv"
-    p.write_text("onset,offset,pitch,velocity,instrument\n0.5,1.0,60,90,violin\n0,2,48,,cello\n1,1.5,67,100,violin\n")
+    p.write_text(
+        "onset,offset,pitch,velocity,instrument\n0.5,1.0,60,90,violin\n0,2,48,,cello\n1,1.5,67,100,violin\n"
+    )
     n = load_score(p)
     assert n.start.tolist() == [0.0, 0.5, 1.0] and n.end.tolist() == [2.0, 1.0, 1.5]
     assert n.pitch.tolist() == [48, 60, 67] and n.velocity.tolist() == [64, 90, 100]
@@ -270,8 +280,10 @@ def _bad(kind, tmp_path):
     if kind == "rests_only_xml":
         xml = _TINY_XML
         start, stop = xml.index('<measure number="1">'), xml.index("</part>")
-        body = ('<measure number="1"><attributes><divisions>1</divisions></attributes>'
-                "<note><rest/><duration>4</duration><type>whole</type></note></measure>")
+        body = (
+            '<measure number="1"><attributes><divisions>1</divisions></attributes>'
+            "<note><rest/><duration>4</duration><type>whole</type></note></measure>"
+        )
         p = tmp_path / "rests.musicxml"
         p.write_text(xml[:start] + body + xml[stop:])
         return p, "no notes"
@@ -302,9 +314,24 @@ def _bad(kind, tmp_path):
     raise AssertionError(kind)
 
 
-BAD_SCORES = ["missing", "directory", "empty", "unsupported", "garbage_midi", "garbage_xml", "garbage_mxl",
-              "empty_midi", "drums_only_midi", "rests_only_xml", "csv_header_only", "csv_missing_columns",
-              "csv_bad_row", "csv_bad_pitch", "csv_negative_duration", "csv_no_separator"]
+BAD_SCORES = [
+    "missing",
+    "directory",
+    "empty",
+    "unsupported",
+    "garbage_midi",
+    "garbage_xml",
+    "garbage_mxl",
+    "empty_midi",
+    "drums_only_midi",
+    "rests_only_xml",
+    "csv_header_only",
+    "csv_missing_columns",
+    "csv_bad_row",
+    "csv_bad_pitch",
+    "csv_negative_duration",
+    "csv_no_separator",
+]
 
 
 @pytest.mark.parametrize("kind", BAD_SCORES)
@@ -334,8 +361,14 @@ def test_load_score_bad_parameters(tmp_path, kwargs):
 
 def _hand_notes():
     # (start, end, pitch, velocity)
-    rows = [(0.0, 0.5, 60, 127), (0.25, 0.3, 64, 64), (0.3, 0.31, 62, 32), (0.45, 0.7, 60, 50), (0.1, 0.2, 59, 100)]
-    s, e, p, v = (np.array(c) for c in zip(*rows))
+    rows = [
+        (0.0, 0.5, 60, 127),
+        (0.25, 0.3, 64, 64),
+        (0.3, 0.31, 62, 32),
+        (0.45, 0.7, 60, 50),
+        (0.1, 0.2, 59, 100),
+    ]
+    s, e, p, v = (np.array(c) for c in zip(*rows, strict=True))
     return Notes.from_arrays(s, e, p, velocity=v)
 
 
@@ -382,7 +415,7 @@ def test_roll_length_options():
 
 def _brute_force_roll(notes, fr, n_frames):
     roll = np.zeros((n_frames, 128), dtype=np.float32)
-    for s, e, p in zip(notes.start, notes.end, notes.pitch):
+    for s, e, p in zip(notes.start, notes.end, notes.pitch, strict=True):
         for k in range(n_frames):
             overlaps = s < (k + 1) / fr and e > k / fr
             onset_frame = k / fr <= s < (k + 1) / fr
@@ -404,8 +437,15 @@ def test_piano_roll_matches_brute_force_on_random_notes():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"frame_rate": 0}, {"frame_rate": -10.0}, {"frame_rate": float("nan")}, {"pitch_range": (60, 60)},
-     {"pitch_range": (0, 129)}, {"weighting": "loudness"}, {"n_frames": -1}],
+    [
+        {"frame_rate": 0},
+        {"frame_rate": -10.0},
+        {"frame_rate": float("nan")},
+        {"pitch_range": (60, 60)},
+        {"pitch_range": (0, 129)},
+        {"weighting": "loudness"},
+        {"n_frames": -1},
+    ],
 )
 def test_roll_bad_parameters(kwargs):
     args = {"frame_rate": 10.0, **kwargs}

@@ -93,7 +93,9 @@ def _check_path(path: str | os.PathLike) -> Path:
         raise AudioError(p, "file is empty (0 bytes)")
     ext = extension(p)
     if ext not in AUDIO_EXTENSIONS:
-        raise AudioError(p, f"unsupported extension {ext or '(none)'!r}; expected one of {sorted(AUDIO_EXTENSIONS)}")
+        raise AudioError(
+            p, f"unsupported extension {ext or '(none)'!r}; expected one of {sorted(AUDIO_EXTENSIONS)}"
+        )
     return p
 
 
@@ -174,12 +176,16 @@ def _check_params(sr, offset, duration, min_duration, silence_threshold, res_typ
         raise ParameterError(f"sr={sr!r} must be a positive integer (Hz) or None for the native rate")
     if not (isinstance(offset, (int, float)) and np.isfinite(offset) and offset >= 0):
         raise ParameterError(f"offset={offset!r} must be a finite number of seconds >= 0")
-    if duration is not None and not (isinstance(duration, (int, float)) and np.isfinite(duration) and duration > 0):
+    if duration is not None and not (
+        isinstance(duration, (int, float)) and np.isfinite(duration) and duration > 0
+    ):
         raise ParameterError(f"duration={duration!r} must be a positive number of seconds or None")
     if not (isinstance(min_duration, (int, float)) and np.isfinite(min_duration) and min_duration >= 0):
         raise ParameterError(f"min_duration={min_duration!r} must be a number of seconds >= 0")
     if silence_threshold is not None and not (
-        isinstance(silence_threshold, (int, float)) and np.isfinite(silence_threshold) and silence_threshold >= 0
+        isinstance(silence_threshold, (int, float))
+        and np.isfinite(silence_threshold)
+        and silence_threshold >= 0
     ):
         raise ParameterError(f"silence_threshold={silence_threshold!r} must be >= 0 or None")
     if res_type not in RES_TYPES:
@@ -213,8 +219,9 @@ def resample(y: np.ndarray, orig_sr: int, target_sr: int, *, res_type: str = "so
         return y
     import soxr  # a dependency of librosa; imported here to keep `import alignkit.io.audio` light
 
-    return np.ascontiguousarray(soxr.resample(y, int(orig_sr), int(target_sr), quality=RES_TYPES[res_type]),
-                                dtype=np.float32)
+    return np.ascontiguousarray(
+        soxr.resample(y, int(orig_sr), int(target_sr), quality=RES_TYPES[res_type]), dtype=np.float32
+    )
 
 
 def load_audio(
@@ -281,18 +288,24 @@ def load_audio(
         native, total, fmt = int(fh.samplerate), int(fh.frames), str(fh.format)
         start = int(round(offset * native))
         if start >= total:
-            raise AudioError(p, f"too short: offset={offset} s is at or beyond the end ({total / native:.3f} s)")
+            raise AudioError(
+                p, f"too short: offset={offset} s is at or beyond the end ({total / native:.3f} s)"
+            )
         n_req = total - start if duration is None else min(int(round(duration * native)), total - start)
         try:
             if start:
                 fh.seek(start)
             y = fh.read(n_req, dtype="float32", always_2d=True)
         except (sf.SoundFileError, RuntimeError, OSError, ValueError) as exc:
-            raise AudioError(p, f"corrupt or truncated audio data ({str(exc).split(':')[-1].strip()})") from exc
+            raise AudioError(
+                p, f"corrupt or truncated audio data ({str(exc).split(':')[-1].strip()})"
+            ) from exc
     slack = _LOSSY_SLACK if fmt in _LOSSY_FORMATS else 0
     if y.shape[0] < n_req - slack:
         raise AudioError(
-            p, f"corrupt or truncated file: header declares {total} frames, decoding stopped after {start + y.shape[0]}"
+            p,
+            f"corrupt or truncated file: header declares {total} frames, "
+            f"decoding stopped after {start + y.shape[0]}",
         )
     bad = ~np.isfinite(y)
     if bad.any():
@@ -354,7 +367,9 @@ def write_audio(path: str | os.PathLike, y: np.ndarray, sr: int, *, subtype: str
     p = Path(path)
     ext = extension(p)
     if ext not in _WRITE_FORMATS:
-        raise ParameterError(f"cannot write audio with extension {ext or '(none)'!r}; use one of {sorted(_WRITE_FORMATS)}")
+        raise ParameterError(
+            f"cannot write audio with extension {ext or '(none)'!r}; use one of {sorted(_WRITE_FORMATS)}"
+        )
     if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0:
         raise ParameterError(f"sr={sr!r} must be a positive integer (Hz)")
     y = np.asarray(y)
@@ -366,6 +381,7 @@ def write_audio(path: str | os.PathLike, y: np.ndarray, sr: int, *, subtype: str
     try:
         sf.write(p, y, int(sr), format=fmt, subtype=subtype or default_subtype)
     except (sf.SoundFileError, RuntimeError, OSError, ValueError, TypeError) as exc:
-        raise AudioError(p, f"cannot be written as {fmt}/{subtype or default_subtype or 'default'} at {sr} Hz ({exc})") \
-            from exc
+        raise AudioError(
+            p, f"cannot be written as {fmt}/{subtype or default_subtype or 'default'} at {sr} Hz ({exc})"
+        ) from exc
     return p

@@ -27,9 +27,25 @@ __all__ = [
 
 #: Extensions :func:`alignkit.io.audio.load_audio` decodes (through libsndfile, no ffmpeg needed).
 AUDIO_EXTENSIONS: frozenset[str] = frozenset(
-    {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".w64", ".rf64", ".caf"}
+    {
+        ".wav",
+        ".wave",
+        ".flac",
+        ".ogg",
+        ".oga",
+        ".opus",
+        ".mp3",
+        ".aif",
+        ".aiff",
+        ".aifc",
+        ".au",
+        ".w64",
+        ".rf64",
+        ".caf",
+    }
 )
-#: Symbolic scores :func:`alignkit.io.scores.load_score` reads: MIDI, MusicXML (plain or compressed), note lists.
+#: Symbolic scores :func:`alignkit.io.scores.load_score` reads: MIDI, MusicXML (plain or .mxl),
+#: note lists.
 MIDI_EXTENSIONS: frozenset[str] = frozenset({".mid", ".midi"})
 MUSICXML_EXTENSIONS: frozenset[str] = frozenset({".musicxml", ".xml", ".mxl"})
 NOTE_LIST_EXTENSIONS: frozenset[str] = frozenset({".csv", ".tsv"})
@@ -45,7 +61,7 @@ _PITCH_COLUMNS = frozenset({"pitch", "midi_pitch", "midipitch", "note_number", "
 
 
 def extension(path: str | os.PathLike) -> str:
-    """The lower-cased final suffix of ``path`` including the dot (``"x/Take.WAV"`` -> ``".wav"``)."""
+    """Return the lower-cased final suffix of ``path`` including the dot (``"x/Take.WAV"`` -> ``".wav"``)."""
     return Path(path).suffix.lower()
 
 

@@ -32,7 +32,13 @@ import numpy as np
 from numba import njit
 
 from alignkit.exceptions import AlignkitError, ParameterError, ScoreError
-from alignkit.io.files import MIDI_EXTENSIONS, MUSICXML_EXTENSIONS, NOTE_LIST_EXTENSIONS, SCORE_EXTENSIONS, extension
+from alignkit.io.files import (
+    MIDI_EXTENSIONS,
+    MUSICXML_EXTENSIONS,
+    NOTE_LIST_EXTENSIONS,
+    SCORE_EXTENSIONS,
+    extension,
+)
 from alignkit.io.notes import Notes
 
 __all__ = ["load_score", "piano_roll", "onset_roll", "write_midi", "note_frames", "GRACE_QUARTERS"]
@@ -60,7 +66,9 @@ def _check_path(path: str | os.PathLike) -> Path:
         raise ScoreError(p, "file is empty (0 bytes)")
     ext = extension(p)
     if ext not in SCORE_EXTENSIONS:
-        raise ScoreError(p, f"unsupported extension {ext or '(none)'!r}; expected one of {sorted(SCORE_EXTENSIONS)}")
+        raise ScoreError(
+            p, f"unsupported extension {ext or '(none)'!r}; expected one of {sorted(SCORE_EXTENSIONS)}"
+        )
     return p
 
 
@@ -118,8 +126,9 @@ def load_score(
     if ext in MIDI_EXTENSIONS:
         cols = _read_midi(p, include_drums=include_drums)
     elif ext in MUSICXML_EXTENSIONS:
-        cols = _read_musicxml(p, expand_repeats=expand_repeats, grace_notes=grace_notes,
-                              default_qpm=float(default_qpm))
+        cols = _read_musicxml(
+            p, expand_repeats=expand_repeats, grace_notes=grace_notes, default_qpm=float(default_qpm)
+        )
     else:
         assert ext in NOTE_LIST_EXTENSIONS
         cols = _read_note_list(p, time_scale=float(time_scale))
@@ -155,7 +164,7 @@ def _read_midi(p: Path, *, include_drums: bool):
 
 
 def _musicxml_root(p: Path):
-    """The ElementTree root of a plain or compressed (.mxl) MusicXML file."""
+    """Return the ElementTree root of a plain or compressed (.mxl) MusicXML file."""
     import xml.etree.ElementTree as ET
     import zipfile
 
@@ -170,7 +179,9 @@ def _musicxml_root(p: Path):
                         target = el.get("full-path")
                         break
             if target is None:
-                target = next(n for n in names if not n.startswith("META-INF") and n.endswith((".xml", ".musicxml")))
+                target = next(
+                    n for n in names if not n.startswith("META-INF") and n.endswith((".xml", ".musicxml"))
+                )
             return ET.fromstring(zf.read(target))
     return ET.parse(p).getroot()
 
@@ -279,7 +290,9 @@ def _read_musicxml(p: Path, *, expand_repeats: bool, grace_notes: bool, default_
 
     try:
         score = music21.converter.parse(os.fspath(p))
-    except Exception as exc:  # music21 raises many types (ConverterException, ParseError, MusicXMLImportException...)
+    except (
+        Exception
+    ) as exc:  # music21 raises many types (ConverterException, ParseError, MusicXMLImportException...)
         raise ScoreError(p, f"cannot be parsed as MusicXML ({type(exc).__name__}: {exc})") from exc
     if not hasattr(score, "parts"):
         raise ScoreError(p, f"parsed to a {type(score).__name__}, not a score")
@@ -290,7 +303,9 @@ def _read_musicxml(p: Path, *, expand_repeats: bool, grace_notes: bool, default_
         except Exception as exc:
             raise ScoreError(p, f"repeats cannot be expanded ({type(exc).__name__}: {exc})") from exc
     q, secs, qps = _tempo_map(score, default_qpm)
-    rows: dict[tuple[float, int, int], list] = {}  # (onset, pitch, part) -> [onset, end, pitch, velocity, part]
+    rows: dict[
+        tuple[float, int, int], list
+    ] = {}  # (onset, pitch, part) -> [onset, end, pitch, velocity, part]
     parts = list(score.parts) or [score]
     for pi, part in enumerate(parts):
         base = float(part.getOffsetInHierarchy(score)) if part is not score else 0.0
@@ -352,14 +367,18 @@ def _read_note_list(p: Path, *, time_scale: float):
     header = lines[0]
     delim = max((";", "\t", ","), key=header.count)
     if header.count(delim) == 0:
-        raise ScoreError(p, f"not a delimited note list: header {header[:80]!r} has no ';', tab or ',' separator")
+        raise ScoreError(
+            p, f"not a delimited note list: header {header[:80]!r} has no ';', tab or ',' separator"
+        )
     names = [c.strip().strip('"').lower() for c in next(csv.reader([header], delimiter=delim))]
     i_start, i_pitch = _pick(names, _START_COLS), _pick(names, _PITCH_COLS)
     i_end, i_dur = _pick(names, _END_COLS), _pick(names, _DUR_COLS)
     i_vel, i_inst = _pick(names, _VEL_COLS), _pick(names, _INST_COLS)
     if i_start is None or i_pitch is None or (i_end is None and i_dur is None):
         raise ScoreError(
-            p, f"note list header {names} needs a start/onset column, an end/offset or duration column and a pitch column"
+            p,
+            f"note list header {names} needs a start/onset column, an end/offset or duration column "
+            "and a pitch column",
         )
     start, end, pitch, vel, inst = [], [], [], [], []
     inst_ids: dict[str, int] = {}
@@ -396,8 +415,12 @@ def _read_note_list(p: Path, *, time_scale: float):
 
 
 def _check_frame_rate(frame_rate) -> float:
-    if isinstance(frame_rate, bool) or not isinstance(frame_rate, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(frame_rate) or frame_rate <= 0:
+    if (
+        isinstance(frame_rate, bool)
+        or not isinstance(frame_rate, (int, float, np.integer, np.floating))
+        or not np.isfinite(frame_rate)
+        or frame_rate <= 0
+    ):
         raise ParameterError(f"frame_rate={frame_rate!r} must be a positive number (frames per second)")
     return float(frame_rate)
 
@@ -451,13 +474,17 @@ def _roll(notes, frame_rate, n_frames, pitch_range, weighting, onset_only):
     try:
         lo, hi = (int(v) for v in pitch_range)
     except (TypeError, ValueError) as exc:
-        raise ParameterError(f"pitch_range={pitch_range!r} must be a pair (low, high) of MIDI pitches") from exc
+        raise ParameterError(
+            f"pitch_range={pitch_range!r} must be a pair (low, high) of MIDI pitches"
+        ) from exc
     if not (0 <= lo < hi <= 128):
-        raise ParameterError(f"pitch_range={pitch_range!r} must satisfy 0 <= low < high <= 128 (high excluded)")
+        raise ParameterError(
+            f"pitch_range={pitch_range!r} must satisfy 0 <= low < high <= 128 (high excluded)"
+        )
     if weighting == "binary":
         weight = np.ones(len(notes), dtype=np.float32)
     elif weighting == "velocity":
-        weight = (notes.velocity.astype(np.float32) / np.float32(127.0))
+        weight = notes.velocity.astype(np.float32) / np.float32(127.0)
     else:
         raise ParameterError(f"weighting={weighting!r} is not one of ['binary', 'velocity']")
     if n_frames is None:
@@ -533,8 +560,9 @@ def onset_roll(
 # Writing
 
 
-def write_midi(notes: Notes, path: str | os.PathLike, *, resolution: int = 960, qpm: float = 120.0,
-               program: int = 0) -> Path:
+def write_midi(
+    notes: Notes, path: str | os.PathLike, *, resolution: int = 960, qpm: float = 120.0, program: int = 0
+) -> Path:
     """Write notes to a standard MIDI file, one track per instrument index.
 
     Parameters
@@ -574,8 +602,12 @@ def write_midi(notes: Notes, path: str | os.PathLike, *, resolution: int = 960, 
         raise ParameterError("notes must not start before 0 s to be written as MIDI")
     pm = pretty_midi.PrettyMIDI(resolution=int(resolution), initial_tempo=float(qpm))
     n_inst = int(notes.instrument.max()) + 1 if len(notes) else 0
-    tracks = [pretty_midi.Instrument(program=int(program), name=f"instrument {k}") for k in range(max(n_inst, 0))]
-    for s, e, pt, v, k in zip(notes.start, notes.end, notes.pitch, notes.velocity, notes.instrument):
+    tracks = [
+        pretty_midi.Instrument(program=int(program), name=f"instrument {k}") for k in range(max(n_inst, 0))
+    ]
+    for s, e, pt, v, k in zip(
+        notes.start, notes.end, notes.pitch, notes.velocity, notes.instrument, strict=True
+    ):
         if k < 0:
             raise ParameterError(f"instrument index {k} < 0 cannot be written as a MIDI track")
         tracks[k].notes.append(
