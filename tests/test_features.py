@@ -38,7 +38,8 @@ def midi_hz(m: float) -> float:
 
 def harmonic_tone(f0: float, dur: float, sr: int = SR, amps=(1.0, 0.5, 0.33, 0.25), level=0.2) -> np.ndarray:
     t = np.arange(int(round(dur * sr))) / sr
-    return (level * sum(a * np.sin(2 * np.pi * f0 * (h + 1) * t) for h, a in enumerate(amps))).astype(np.float32)
+    y = level * sum(a * np.sin(2 * np.pi * f0 * (h + 1) * t) for h, a in enumerate(amps))
+    return y.astype(np.float32)
 
 
 def plucked(f0: float, dur: float, sr: int = SR, tau: float = 0.6, release: float = 0.05) -> np.ndarray:
@@ -103,8 +104,8 @@ def test_estimate_tuning_recovers_detuning(cents):
 
 def test_estimate_tuning_of_real_piano_chord_sequence():
     # four triads 30 cents flat: the estimate is the detuning, not the chords
-    y = np.concatenate([sum(plucked(midi_hz(m - 0.3), 0.6) for m in ch)
-                        for ch in ([60, 64, 67], [62, 65, 69], [55, 59, 62], [60, 64, 67])]).astype(np.float32)
+    chords = ([60, 64, 67], [62, 65, 69], [55, 59, 62], [60, 64, 67])
+    y = np.concatenate([sum(plucked(midi_hz(m - 0.3), 0.6) for m in ch) for ch in chords]).astype(np.float32)
     assert abs(estimate_tuning(y, SR) + 0.30) <= 0.03
 
 
@@ -255,7 +256,7 @@ PITCHES = [60, 64, 67, 72, 62, 69, 57, 65]
 def tone_sequence():
     dur = 5.6
     y = np.zeros(int(dur * SR))
-    for t0, p in zip(ONSETS, PITCHES):
+    for t0, p in zip(ONSETS, PITCHES, strict=True):
         s = int(round(t0 * SR))
         x = plucked(midi_hz(p), 0.9)
         y[s:s + x.size] += 0.2 * x
@@ -266,7 +267,7 @@ def test_dlnco_peaks_at_note_onsets(tone_sequence):
     F = extract("dlnco", tone_sequence, SR)
     V = F.values
     assert F.n_dims == 12 and F.frame_rate == 50.0
-    for t0, p in zip(ONSETS, PITCHES):
+    for t0, p in zip(ONSETS, PITCHES, strict=True):
         n = t0 * 50
         seg = V[int(n) - 8:int(n) + 9, p % 12]
         peak = int(n) - 8 + int(np.argmax(seg))

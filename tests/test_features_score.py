@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from alignkit.exceptions import ParameterError
-from alignkit.features import COMPARABLE, extract, list_extractors, optimal_chroma_shift, score_features, shift_chroma
+from alignkit.features import (
+    COMPARABLE,
+    extract,
+    list_extractors,
+    optimal_chroma_shift,
+    score_features,
+    shift_chroma,
+)
 from alignkit.features.score import note_activity
 from alignkit.io.notes import Notes
 from tests.conftest import shared_path
@@ -169,7 +176,8 @@ def _chopin_notes() -> Notes:
     with warnings.catch_warnings():  # "tempo ... on non-zero tracks": harmless here
         warnings.simplefilter("ignore", RuntimeWarning)
         pm = pretty_midi.PrettyMIDI(str(path))
-    rows = [(n.start, n.end, n.pitch, n.velocity) for ins in pm.instruments if not ins.is_drum for n in ins.notes]
+    rows = [(n.start, n.end, n.pitch, n.velocity)
+            for ins in pm.instruments if not ins.is_drum for n in ins.notes]
     a = np.array(rows)
     return Notes.from_arrays(a[:, 0], a[:, 1], a[:, 2].astype(int), a[:, 3].astype(int), source=str(path))
 

@@ -214,7 +214,7 @@ def pitch_filterbank(sr: float, n_fft: int, tuning: float = 0.0, *, midi_min: in
     pitches = np.arange(midi_min, midi_max + 1)
     fp = 440.0 * 2.0 ** ((pitches - 69 + tuning) / 12.0)
     with np.errstate(divide="ignore"):
-        m_bins = 69.0 + tuning + 12.0 * np.log2(np.where(freqs > 0, freqs, np.nan) / (440.0 * 2 ** (tuning / 12)))
+        m_bins = 69.0 + 12.0 * np.log2(np.where(freqs > 0, freqs, np.nan) / 440.0)  # MIDI of each bin
     m_bins = np.nan_to_num(m_bins, nan=-1e9)
     W = np.zeros((n_bins, pitches.size), dtype=np.float64)
     for i, p in enumerate(pitches):
@@ -610,7 +610,8 @@ def chroma_cqt(y, sr, *, frame_rate=50.0, tuning=None, n_octaves=7, bins_per_oct
     thr = check_threshold(norm_threshold)
     fmax = 440.0 * 2 ** ((_CQT_FMIN_MIDI + 12 * no - 69) / 12)
     if fmax >= sr / 2:
-        raise ParameterError(f"n_octaves={n_octaves!r} from C1 reaches {fmax:.0f} Hz, above Nyquist of sr={sr}")
+        raise ParameterError(
+            f"n_octaves={n_octaves!r} from C1 reaches {fmax:.0f} Hz, above Nyquist of sr={sr}")
     t = estimate_tuning(y, sr) if t is None else t
     C = _cqt_chroma_energy(y, sr, hop, rate, t, no, bpo)
     return Features(normalize(C, norm=nrm, threshold=thr), rate, "chroma_cqt", params, CHROMA_LABELS)

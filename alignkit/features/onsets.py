@@ -234,7 +234,8 @@ def _dlnco_values(y, sr, hop, rate, t, p, energy=None):
     nf = check_n_fft(p["n_fft"], sr, ONSET_WINDOW_S)
     g = check_positive(p["gamma"], "gamma")
     off = p["onset_offset"]
-    if isinstance(off, bool) or not isinstance(off, (int, float, np.integer, np.floating)) or not np.isfinite(off):
+    if (isinstance(off, bool) or not isinstance(off, (int, float, np.integer, np.floating))
+            or not np.isfinite(off)):
         raise ParameterError(f"onset_offset={off!r} must be a finite number of seconds")
     if energy is None:
         energy = pitch_energy(y, sr, hop=hop, n_fft=nf, tuning=t)

@@ -159,8 +159,9 @@ def chroma_shift_costs(X, Y, *, metric: str = "cosine", method: str = "global",
     return costs
 
 
-def optimal_chroma_shift(X, Y, *, metric: str = "cosine", method: str = "global", max_frames: int = 400) -> int:
-    """The cyclic shift of ``Y``'s pitch classes that best matches ``X``.
+def optimal_chroma_shift(X, Y, *, metric: str = "cosine", method: str = "global",
+                         max_frames: int = 400) -> int:
+    """Find the cyclic shift of ``Y``'s pitch classes that best matches ``X``.
 
     Parameters
     ----------
