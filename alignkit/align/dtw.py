@@ -274,6 +274,9 @@ def _fill(p: np.ndarray) -> np.ndarray:
 def path_region(path, shape: tuple[int, int], radius: int, *, scale: int = 1) -> Region:
     """Cells within Chebyshev distance ``radius`` of a path, as per-row column ranges.
 
+    (A cell ``(i, j)`` is admitted when some path cell ``(p, q)`` has ``|i - p| <= radius``
+    and ``|j - q| <= radius``; around a diagonal path this reaches ``|i - j| <= 2 radius``.)
+
     Parameters
     ----------
     path : array-like [shape=(L, 2)]
@@ -315,27 +318,45 @@ def path_region(path, shape: tuple[int, int], radius: int, *, scale: int = 1) ->
 def band_region(shape: tuple[int, int], band) -> Region:
     """Sakoe-Chiba band relative to the diagonal from ``(0, 0)`` to ``(N - 1, M - 1)``.
 
-    The band is the set of cells within Chebyshev distance ``w`` of the straight digital
-    line between the two corners (for a square matrix: ``|i - j| <= w``), so it is
-    connected for any aspect ratio.
+    A cell ``(i, j)`` is admitted when its horizontal or its vertical distance to the
+    straight digital line between the two corners is at most ``w`` frames. For a square
+    matrix this is the classic ``|i - j| <= w``; for any aspect ratio the band is connected
+    and contains the corners (``w = 0`` admits exactly the line).
 
     Parameters
     ----------
     shape : (int, int)
     band : int or float
-        Half-width ``w`` in frames; a float ``0 < band < 1`` is a fraction of ``max(N, M)``.
+        Half-width ``w`` in frames; a float ``0 < band < 1`` is a fraction of ``max(N, M)``
+        (rounded up).
     """
     n, m = (int(s) for s in shape)
     if isinstance(band, bool) or not isinstance(band, numbers.Real) or not np.isfinite(band) or band < 0:
         raise ParameterError(f"band={band!r} must be a non-negative number of frames or a fraction in (0, 1)")
-    if isinstance(band, numbers.Integral) or band >= 1:
+    if isinstance(band, numbers.Integral) or band >= 1 or band == 0:
         if not float(band).is_integer():
             raise ParameterError(f"band={band!r}: a band of 1 frame or more must be a whole number of frames")
         w = int(band)
     else:
         w = int(np.ceil(float(band) * max(n, m)))
-    line = _paths.fill_path(np.array([[0, 0], [n - 1, m - 1]])) if (n > 1 or m > 1) else np.zeros((1, 2), np.int64)
-    return path_region(line, (n, m), w)
+    line = _fill(np.array([[0, 0], [n - 1, m - 1]], dtype=np.int64)) if (n > 1 or m > 1) \
+        else np.zeros((1, 2), np.int64)
+    rows, cols = line[:, 0], line[:, 1]
+    # the line's column range in each row, and its row range in each column
+    rlo = np.full(n, m, np.int64)
+    rhi = np.zeros(n, np.int64)
+    np.minimum.at(rlo, rows, cols)
+    np.maximum.at(rhi, rows, cols + 1)
+    clo = np.full(m, n, np.int64)
+    chi = np.zeros(m, np.int64)
+    np.minimum.at(clo, cols, rows)
+    np.maximum.at(chi, cols, rows)
+    i = np.arange(n)
+    vlo = np.searchsorted(chi, i - w, side="left")   # first column whose line rows reach i - w
+    vhi = np.searchsorted(clo, i + w, side="right")  # past the last column whose line rows start <= i + w
+    lo = np.clip(np.minimum(rlo - w, vlo), 0, m).astype(np.int64)
+    hi = np.clip(np.maximum(rhi + w, vhi), 0, m).astype(np.int64)
+    return Region(lo, hi, m)
 
 
 def _mask_region(mask, n: int, m: int) -> Region:
