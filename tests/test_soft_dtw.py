@@ -1,0 +1,346 @@
+"""Soft-DTW on the CPU: the oracle ladder (brute force, triple-loop DP, gamma -> 0, gradcheck,
+padding invariance, batched == one by one) plus bands, masks, subsequence and bad inputs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from alignkit.align._kernels import naive
+from alignkit.align.soft_dtw import (
+    SoftDTW,
+    band_from_path,
+    expected_alignment,
+    gamma_schedule,
+    mask_window,
+    sakoe_chiba_window,
+    soft_dtw,
+    soft_dtw_divergence,
+)
+from alignkit.exceptions import BackendError, ParameterError
+
+WEIGHTS = [(1.0, 1.0, 1.0), (2.0, 1.0, 1.0), (1.0, 1.0, math.inf), (1.5, math.inf, 3.0)]
+
+
+def _rand(*shape, seed=0):
+    return np.random.default_rng(seed).random(shape)
+
+
+def _windows_to_mask(lo, hi, m):
+    n = len(lo)
+    j = np.arange(m)[None, :]
+    return (j >= np.asarray(lo)[:, None]) & (j < np.asarray(hi)[:, None])
+
+
+# ----------------------------------------------------------------------------- brute force
+
+
+@pytest.mark.parametrize("weights", WEIGHTS)
+@pytest.mark.parametrize("subsequence", [False, True])
+@pytest.mark.parametrize("shape", [(3, 4), (4, 3), (1, 3), (3, 1)])
+def test_value_and_gradient_match_brute_force(weights, subsequence, shape):
+    n, m = shape
+    if weights[2] == math.inf and m > n and not subsequence:
+        shape = (m, n)  # without horizontal steps a global path needs n >= m
+    if weights[1] == math.inf and shape[0] > shape[1]:
+        shape = shape[::-1]
+    C = _rand(*shape, seed=1) * 2 - 0.5  # negative costs are allowed too
+    gamma = 0.7
+    try:
+        want = naive.soft_dtw_brute(C, gamma, weights=weights, subsequence=subsequence)
+    except ValueError:
+        pytest.skip("no path exists")
+    if not math.isfinite(want):
+        return
+    Ct = torch.tensor(C, requires_grad=True)
+    got = soft_dtw(Ct, gamma=gamma, step_weights=weights, subsequence=subsequence)
+    assert got.item() == pytest.approx(want, rel=1e-12, abs=1e-12)
+    got.backward()
+    E = naive.soft_dtw_expected_brute(C, gamma, weights=weights, subsequence=subsequence)
+    np.testing.assert_allclose(Ct.grad.numpy(), E, rtol=1e-10, atol=1e-12)
+    E2 = expected_alignment(C, gamma=gamma, step_weights=weights, subsequence=subsequence).numpy()
+    np.testing.assert_allclose(E2, E, rtol=1e-10, atol=1e-12)
+
+
+def test_masked_cells_match_brute_force():
+    C = _rand(4, 4, seed=2)
+    mask = np.ones((4, 4), bool)
+    mask[1, 1] = mask[2, 1] = False
+    want = naive.soft_dtw_brute(C, 0.5, mask=mask)
+    got = soft_dtw(torch.tensor(C), gamma=0.5, mask=mask).item()
+    assert got == pytest.approx(want, rel=1e-12)
+    E = expected_alignment(C, gamma=0.5, mask=mask).numpy()
+    np.testing.assert_allclose(E, naive.soft_dtw_expected_brute(C, 0.5, mask=mask), atol=1e-12)
+    assert E[1, 1] == 0 and E[2, 1] == 0
+
+
+# ----------------------------------------------------------------------------- triple-loop DP
+
+
+@pytest.mark.parametrize("weights", WEIGHTS[:2])
+@pytest.mark.parametrize("subsequence", [False, True])
+def test_value_matches_triple_loop_dp(weights, subsequence):
+    C = _rand(13, 17, seed=3)
+    for gamma in (0.05, 1.0, 10.0):
+        want, _ = naive.soft_dtw_dp(C, gamma, weights=weights, subsequence=subsequence)
+        got = soft_dtw(C, gamma=gamma, step_weights=weights, subsequence=subsequence).item()
+        assert got == pytest.approx(want, rel=1e-12)
+
+
+def test_band_equals_dense_with_band_mask_and_stores_only_the_band():
+    C = _rand(40, 30, seed=4)
+    lo, hi = sakoe_chiba_window(40, 30, 3)
+    mask = _windows_to_mask(lo, hi, 30)
+    want, _ = naive.soft_dtw_dp(C, 0.3, mask=mask)
+    got = soft_dtw(C, gamma=0.3, band=3).item()
+    assert got == pytest.approx(want, rel=1e-12)
+    # explicit windows, and the mask route, give the same value
+    assert soft_dtw(C, gamma=0.3, band=(lo, hi)).item() == pytest.approx(want, rel=1e-12)
+    assert soft_dtw(C, gamma=0.3, mask=mask).item() == pytest.approx(want, rel=1e-12)
+    Eb, blo, bhi = expected_alignment(C, gamma=0.3, band=3, dense=False)
+    assert Eb.shape == (1, 40, int((hi - lo).max()))  # band storage, not 40 x 30
+    Ed = expected_alignment(C, gamma=0.3, band=3).numpy()
+    assert np.all(Ed[~mask] == 0)
+    # the band gradient equals the dense gradient of the masked problem
+    Em = expected_alignment(C, gamma=0.3, mask=mask).numpy()
+    np.testing.assert_allclose(Ed, Em, atol=1e-12)
+
+
+def test_band_on_features_matches_dense_cost():
+    rng = np.random.default_rng(5)
+    X, Y = rng.normal(size=(25, 3)), rng.normal(size=(31, 3))
+    C = ((X[:, None, :] - Y[None, :, :]) ** 2).sum(-1)
+    lo, hi = sakoe_chiba_window(25, 31, 4)
+    want, _ = naive.soft_dtw_dp(C, 0.5, mask=_windows_to_mask(lo, hi, 31))
+    assert soft_dtw(X=X, Y=Y, gamma=0.5, band=4).item() == pytest.approx(want, rel=1e-12)
+    Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
+    Yn = Y / np.linalg.norm(Y, axis=1, keepdims=True)
+    Ccos = 1 - Xn @ Yn.T
+    assert soft_dtw(X=X, Y=Y, gamma=0.5, metric="cosine").item() == pytest.approx(
+        naive.soft_dtw_dp(Ccos, 0.5)[0], rel=1e-12)
+
+
+def test_diagonal_prior_adds_the_documented_penalty():
+    C = _rand(6, 9, seed=6)
+    i, j = np.meshgrid(np.arange(6) / 5, np.arange(9) / 8, indexing="ij")
+    want, _ = naive.soft_dtw_dp(C + 2.0 * (i - j) ** 2, 0.4)
+    assert soft_dtw(C, gamma=0.4, diagonal_prior=2.0).item() == pytest.approx(want, rel=1e-12)
+
+
+# ----------------------------------------------------------------------------- gamma -> 0
+
+
+@pytest.mark.parametrize("weights,steps", [((1.0, 1.0, 1.0), None), ((2.0, 1.0, 1.0), None)])
+def test_small_gamma_gives_hard_dtw_value_and_path(weights, steps):
+    C = _rand(15, 11, seed=7)
+    cost, path = naive.dtw_dp(C, weights=weights)
+    gamma = 1e-4
+    v = soft_dtw(C, gamma=gamma, step_weights=weights).item()
+    # softmin lies within gamma * log(#paths) below the minimum
+    assert cost - gamma * 30 <= v <= cost + 1e-12
+    E = expected_alignment(C, gamma=gamma, step_weights=weights).numpy()
+    on_path = np.zeros_like(C, bool)
+    on_path[path[:, 0], path[:, 1]] = True
+    assert np.all(E[~on_path] < 1e-6)
+    assert np.all(E[on_path] > 0.99)  # weight 1 or 2 on the path
+
+
+# ----------------------------------------------------------------------------- gradcheck
+
+
+def test_gradcheck_cost_matrix_dense_band_subsequence():
+    C = torch.tensor(_rand(2, 5, 6, seed=8), requires_grad=True)
+    for kw in (dict(), dict(band=1), dict(step_weights=(2.0, 1.0, 1.5)), dict(subsequence=True),
+               dict(lengths=(torch.tensor([5, 3]), torch.tensor([4, 6]))), dict(diagonal_prior=0.5)):
+        assert torch.autograd.gradcheck(lambda c: soft_dtw(c, gamma=0.3, **kw), (C,))
+
+
+@pytest.mark.parametrize("metric", ["sqeuclidean", "cosine"])
+def test_gradcheck_features(metric):
+    rng = np.random.default_rng(9)
+    X = torch.tensor(rng.normal(size=(2, 5, 3)), requires_grad=True)
+    Y = torch.tensor(rng.normal(size=(2, 7, 3)), requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, y: soft_dtw(X=x, Y=y, gamma=0.5, metric=metric), (X, Y))
+    assert torch.autograd.gradcheck(lambda x, y: soft_dtw(X=x, Y=y, gamma=0.5, metric=metric, band=2), (X, Y))
+    assert torch.autograd.gradcheck(lambda x, y: soft_dtw_divergence(x, y, gamma=0.5, metric=metric), (X, Y))
+
+
+# ----------------------------------------------------------------------------- batches
+
+
+def test_padding_invariance_and_zero_gradient_on_padding():
+    rng = np.random.default_rng(10)
+    sizes = [(7, 9), (4, 5), (9, 3)]
+    N, M, D = 9, 9, 4
+    X = torch.tensor(rng.normal(size=(3, N, D)), requires_grad=True)
+    Y = torch.tensor(rng.normal(size=(3, M, D)), requires_grad=True)
+    xl = torch.tensor([s[0] for s in sizes])
+    yl = torch.tensor([s[1] for s in sizes])
+    v = soft_dtw(X=X, Y=Y, gamma=0.2, lengths=(xl, yl))
+    v.sum().backward()
+    for b, (n, m) in enumerate(sizes):
+        Xb = X[b, :n].detach().clone().requires_grad_()
+        Yb = Y[b, :m].detach().clone().requires_grad_()
+        vb = soft_dtw(X=Xb, Y=Yb, gamma=0.2)
+        vb.backward()
+        assert v[b].item() == pytest.approx(vb.item(), rel=1e-12)
+        np.testing.assert_allclose(X.grad[b, :n].numpy(), Xb.grad.numpy(), atol=1e-12)
+        np.testing.assert_allclose(Y.grad[b, :m].numpy(), Yb.grad.numpy(), atol=1e-12)
+        assert torch.all(X.grad[b, n:] == 0) and torch.all(Y.grad[b, m:] == 0)
+    # changing the padding changes nothing
+    X2 = X.detach().clone()
+    X2[0, 7:] = 1e3
+    assert torch.equal(soft_dtw(X=X2, Y=Y.detach(), gamma=0.2, lengths=(xl, yl)), v.detach())
+
+
+def test_batched_equals_one_by_one_with_cost_matrices_and_bands():
+    C = torch.tensor(_rand(4, 20, 16, seed=11), requires_grad=True)
+    v = soft_dtw(C, gamma=0.1, band=4)
+    v.sum().backward()
+    for b in range(4):
+        cb = C[b].detach().clone().requires_grad_()
+        vb = soft_dtw(cb, gamma=0.1, band=4)
+        vb.backward()
+        assert v[b].item() == vb.item()
+        assert torch.equal(C.grad[b], cb.grad)
+
+
+def test_expected_alignment_is_a_distribution_over_paths():
+    C = _rand(12, 8, seed=12)
+    E = expected_alignment(C, gamma=1.0).numpy()
+    assert E[0, 0] == pytest.approx(1) and E[-1, -1] == pytest.approx(1)
+    assert np.all(E >= 0) and np.all(E <= 1 + 1e-12)
+    assert np.all(E.sum(axis=1) >= 1 - 1e-12) and np.all(E.sum(axis=0) >= 1 - 1e-12)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def test_sakoe_chiba_windows_are_connected_for_unequal_lengths():
+    for n, m, r in [(10, 100, 0), (100, 10, 0), (50, 50, 2), (1, 7, 1), (7, 1, 1)]:
+        lo, hi = sakoe_chiba_window(n, m, r)
+        assert lo[0] == 0 and hi[-1] == m
+        assert np.all(lo[1:] <= hi[:-1]) and np.all(hi > lo)
+        assert np.isfinite(soft_dtw(_rand(n, m), gamma=0.1, band=r).item())
+
+
+def test_band_from_coarse_path_contains_the_upsampled_path():
+    path = np.array([[0, 0], [1, 0], [2, 1], [3, 2], [3, 3], [4, 4]])
+    lo, hi = band_from_path(path, (50, 50), 2, scale=10)
+    for i, j in path:
+        for a in range(10 * i, 10 * i + 10):
+            assert lo[a] <= 10 * j and 10 * j + 9 < hi[a]
+    assert np.all(lo[1:] >= lo[:-1]) and np.all(hi[1:] >= hi[:-1])
+    assert hi.max() - lo.min() > 0 and (hi - lo).max() < 50
+    assert np.isfinite(soft_dtw(_rand(50, 50), gamma=0.1, band=(lo, hi)).item())
+
+
+def test_mask_window_is_the_monotone_hull():
+    mask = np.zeros((4, 6), bool)
+    mask[0, 0:2] = mask[1, 3] = mask[2, 1:3] = mask[3, 5] = True
+    lo, hi = mask_window(mask)
+    assert lo.tolist() == [0, 1, 1, 5] and hi.tolist() == [2, 4, 4, 6]
+
+
+def test_divergence_is_zero_on_itself_and_positive_otherwise():
+    rng = np.random.default_rng(13)
+    X = torch.tensor(rng.normal(size=(10, 3)))
+    Y = torch.tensor(rng.normal(size=(12, 3)))
+    assert soft_dtw_divergence(X, X, gamma=1.0).item() == pytest.approx(0, abs=1e-10)
+    assert soft_dtw_divergence(X, Y, gamma=1.0).item() > 0
+
+
+def test_gamma_schedule():
+    g = gamma_schedule(1.0, 0.01, 5)
+    assert g[0] == pytest.approx(1.0) and g[-1] == pytest.approx(0.01)
+    np.testing.assert_allclose(g[1:] / g[:-1], 10 ** -0.5)
+    assert gamma_schedule(1.0, 0.5, 3, kind="linear").tolist() == pytest.approx([1.0, 0.75, 0.5])
+    assert gamma_schedule(1.0, 0.5, 1).tolist() == [0.5]
+    with pytest.raises(ParameterError):
+        gamma_schedule(1.0, 0.5, 3, kind="exp")
+
+
+def test_module_matches_function_and_reduces():
+    rng = np.random.default_rng(14)
+    X = torch.tensor(rng.normal(size=(3, 6, 2)))
+    Y = torch.tensor(rng.normal(size=(3, 8, 2)))
+    mod = SoftDTW(gamma=0.3, reduction="mean")
+    assert mod(X, Y).item() == pytest.approx(soft_dtw(X=X, Y=Y, gamma=0.3).mean().item())
+    assert SoftDTW(gamma=0.3, normalize=True)(X, Y).shape == (3,)
+    C = torch.tensor(_rand(6, 8))
+    assert SoftDTW(gamma=0.3)(C=C).item() == pytest.approx(soft_dtw(C, gamma=0.3).item())
+
+
+def test_float32_agrees_with_float64():
+    C = _rand(60, 50, seed=15)
+    v64 = soft_dtw(C, gamma=0.5).item()
+    v32 = soft_dtw(C.astype(np.float32), gamma=0.5)
+    assert v32.dtype == torch.float32 and v32.item() == pytest.approx(v64, rel=1e-5)
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("gamma", [-1, 0, float("nan"), float("inf"), "foo"])
+def test_bad_gamma(gamma):
+    with pytest.raises(ParameterError, match="gamma"):
+        soft_dtw(_rand(3, 3), gamma=gamma)
+
+
+@pytest.mark.parametrize("weights", [(1, 1), (0, 1, 1), (-1, 1, 1), (math.inf, 1, 1), "abc"])
+def test_bad_step_weights(weights):
+    with pytest.raises(ParameterError, match="step_weights"):
+        soft_dtw(_rand(3, 3), step_weights=weights)
+
+
+def test_bad_inputs():
+    C = _rand(5, 5)
+    with pytest.raises(ParameterError, match="not both"):
+        soft_dtw(C, X=C, Y=C)
+    with pytest.raises(ParameterError, match="cost matrix C"):
+        soft_dtw(X=C)
+    with pytest.raises(ParameterError, match="shape"):
+        soft_dtw(np.zeros(5))
+    with pytest.raises(ParameterError, match="NaN"):
+        soft_dtw(np.full((3, 3), np.nan))
+    with pytest.raises(ParameterError, match="metric"):
+        soft_dtw(X=C, Y=C, metric="manhattan")
+    with pytest.raises(ParameterError, match="differ"):
+        soft_dtw(X=np.zeros((3, 2)), Y=np.zeros((3, 4)))
+    with pytest.raises(ParameterError, match="x_lengths"):
+        soft_dtw(C[None], lengths=(np.array([6]), np.array([5])))
+    with pytest.raises(ParameterError, match="must contain"):
+        soft_dtw(_rand(5, 40), band=(np.zeros(5, int), np.full(5, 3)))
+    with pytest.raises(ParameterError, match="no path"):
+        soft_dtw(_rand(5, 40), band=(np.array([0, 0, 20, 20, 20]), np.array([3, 3, 40, 40, 40])))
+    with pytest.raises(ParameterError, match="boolean"):
+        soft_dtw(C, mask=np.ones((5, 5)))
+    with pytest.raises(ParameterError, match="backend"):
+        soft_dtw(C, backend="tpu")
+
+
+def test_cuda_without_gpu_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(BackendError, match="cuda"):
+        soft_dtw(_rand(4, 4), backend="cuda")
+
+
+def test_unreachable_end_under_a_mask_gives_inf_and_zero_gradient():
+    C = torch.tensor(_rand(3, 3), requires_grad=True)
+    mask = np.ones((3, 3), bool)
+    mask[1, :] = False
+    mask[1, 0] = True  # the window stays connected but no path survives row 1 -> (2, 2)? it does: check
+    v = soft_dtw(C, gamma=0.5, mask=mask)
+    want = naive.soft_dtw_brute(C.detach().numpy(), 0.5, mask=mask)
+    assert v.item() == pytest.approx(want)
+    mask2 = np.ones((3, 3), bool)
+    mask2[1, 1] = mask2[1, 0] = mask2[0, 1] = mask2[1, 2] = False
+    mask2[0, 2] = True
+    v2 = soft_dtw(C, gamma=0.5, mask=mask2)
+    assert v2.item() == math.inf
+    v2.backward()
+    assert torch.all(C.grad == 0)
