@@ -289,7 +289,9 @@ def _read_musicxml(p: Path, *, expand_repeats: bool, grace_notes: bool, default_
     import music21
 
     try:
-        score = music21.converter.parse(os.fspath(p))
+        # forceSource: no pickle cache in music21's shared temp folder (parallel workers would race on it,
+        # and results must depend on the file alone).
+        score = music21.converter.parse(os.fspath(p), forceSource=True)
     except (
         Exception
     ) as exc:  # music21 raises many types (ConverterException, ParseError, MusicXMLImportException...)
