@@ -253,8 +253,15 @@ class Results:
         """A function ``times in a (s) -> times in b (s)`` through the shortest chain of aligned pairs."""
         method = self._method(work, method)
         ch = self.chain(work, a, b, method)
-        maps = [self.alignment(work, u, v, method, soft=False).time_map(strict=True)
-                for u, v in zip(ch[:-1], ch[1:], strict=True)]
+        maps = []
+        for u, v in zip(ch[:-1], ch[1:], strict=True):
+            # an inverted hop uses the exact inverse of the stored pair's strict map, so
+            # transfer(a, b) and transfer(b, a) are inverse functions
+            if self.store.alignment_complete(method, work, u, v):
+                maps.append(self.store.read_alignment(method, work, u, v, soft=False).time_map(strict=True))
+            else:
+                maps.append(self.store.read_alignment(method, work, v, u, soft=False).time_map(strict=True)
+                            .inverse())
 
         def f(t):
             out = np.asarray(t, dtype=np.float64)
