@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 from conftest import shared_path
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alignkit.exceptions import AudioError, InputError, ParameterError
 from alignkit.io.audio import AudioInfo, audio_info, load_audio, resample, write_audio
@@ -76,6 +78,36 @@ def test_resample_reproduces_the_analytic_sine(orig, target):
     expected = np.sin(2 * np.pi * 1000.0 * np.arange(len(y)) / target)
     inner = slice(200, len(y) - 200)  # away from the filter's edge transients
     assert np.max(np.abs(y[inner] - expected[inner])) < 2e-3
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(min_value=1, max_value=30_000),
+    orig=st.sampled_from([8000, 11025, 16000, 22050, 32000, 44100, 48000, 88200, 96000]),
+    target=st.sampled_from([8000, 11025, 16000, 22050, 44100, 48000]),
+)
+def test_resampled_length_follows_the_rate_ratio(n, orig, target):
+    y = resample(np.zeros(n, dtype=np.float32), orig, target)
+    assert abs(len(y) - n * target / orig) <= 1
+
+
+@pytest.mark.parametrize(
+    "ext, subtype", [(".wav", "PCM_U8"), (".wav", "PCM_24"), (".wav", "PCM_32"), (".wav", "DOUBLE"),
+                     (".aiff", "PCM_16"), (".flac", "PCM_24")]
+)  # fmt: skip
+def test_six_channels_at_96k_any_subtype(tmp_path, ext, subtype):
+    amps = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+    path = write_audio(
+        tmp_path / f"six{ext}", _tone(freq=440.0, sr=96000, dur=1.0, amps=amps), 96000, subtype=subtype
+    )
+    info = audio_info(path)
+    assert (info.channels, info.samplerate, info.subtype) == (6, 96000, subtype)
+    y, sr = load_audio(path, sr=22050.0)  # a whole-number float rate is accepted
+    assert sr == 22050 and isinstance(sr, int) and abs(len(y) - 22050) <= 1
+    assert abs(_dominant_hz(y, sr) - 440.0) <= 1.0
+    rms = float(np.sqrt(np.mean(y[1000:-1000].astype(np.float64) ** 2)))
+    tol = 0.02 if subtype == "PCM_U8" else 0.002
+    assert rms == pytest.approx(np.mean(amps) / np.sqrt(2), rel=tol)
 
 
 def test_mono_file_native_rate_unchanged(tmp_path):

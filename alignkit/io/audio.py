@@ -190,9 +190,16 @@ def audio_info(path: str | os.PathLike) -> AudioInfo:
         )
 
 
+def _is_rate(v) -> bool:
+    """Tell whether ``v`` is a positive whole number of Hz (22050 or 22050.0; not True or 22050.5)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+        return False
+    return bool(np.isfinite(v) and v > 0 and float(v).is_integer())
+
+
 def _check_params(sr, offset, duration, min_duration, silence_threshold, res_type) -> None:
-    if sr is not None and (isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0):
-        raise ParameterError(f"sr={sr!r} must be a positive integer (Hz) or None for the native rate")
+    if sr is not None and not _is_rate(sr):
+        raise ParameterError(f"sr={sr!r} must be a positive whole number (Hz) or None for the native rate")
     if not (isinstance(offset, (int, float)) and np.isfinite(offset) and offset >= 0):
         raise ParameterError(f"offset={offset!r} must be a finite number of seconds >= 0")
     if duration is not None and not (
@@ -231,8 +238,9 @@ def resample(y: np.ndarray, orig_sr: int, target_sr: int, *, res_type: str = "so
     if res_type not in RES_TYPES:
         raise ParameterError(f"res_type={res_type!r} is not one of {sorted(RES_TYPES)}")
     for name, v in (("orig_sr", orig_sr), ("target_sr", target_sr)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
-            raise ParameterError(f"{name}={v!r} must be a positive integer")
+        if not _is_rate(v):
+            raise ParameterError(f"{name}={v!r} must be a positive whole number (Hz)")
+    orig_sr, target_sr = int(orig_sr), int(target_sr)
     y = np.asarray(y, dtype=np.float32)
     if orig_sr == target_sr:
         return y
@@ -390,8 +398,8 @@ def write_audio(path: str | os.PathLike, y: np.ndarray, sr: int, *, subtype: str
         raise ParameterError(
             f"cannot write audio with extension {ext or '(none)'!r}; use one of {sorted(_WRITE_FORMATS)}"
         )
-    if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0:
-        raise ParameterError(f"sr={sr!r} must be a positive integer (Hz)")
+    if not _is_rate(sr):
+        raise ParameterError(f"sr={sr!r} must be a positive whole number (Hz)")
     y = np.asarray(y)
     if y.ndim not in (1, 2) or y.shape[0] == 0 or (y.ndim == 2 and y.shape[1] == 0):
         raise ParameterError(f"y has shape {y.shape}; expected (n,) or (n, n_channels) with n > 0")
