@@ -124,14 +124,12 @@ def multiscale_dtw(X, Y, *, metric: str = "cosine", step_sizes="symmetric2", wei
         return -(-n // f), -(-m // f)
 
     if factors is None:
-        budget = DEFAULT_COARSE_CELLS
-        if memory_limit is not None:
-            budget = min(budget, memory_limit - _level_bytes(n, m, d))
         f = 1
         ladder = []
         while True:
             nc, mc = grid(f)
-            if nc * mc <= budget:
+            fits = memory_limit is None or nc * mc + _level_bytes(nc, mc, d) <= memory_limit
+            if nc * mc <= DEFAULT_COARSE_CELLS and fits:
                 break
             if nc == 1 and mc == 1:
                 raise ParameterError(f"memory_limit={memory_limit} bytes is too small for a {n} x {m} alignment")
