@@ -43,7 +43,9 @@ def test_transfer_times_strict_vs_loose_on_a_flat_run():
     loose = transfer_times(path, [0.1, 0.2, 0.3], frame_rate_a=10, frame_rate_b=10, strict=False)
     np.testing.assert_allclose(loose, [0.2, 0.4, 0.4], atol=1e-12)
     # strict: anchors (0,0), (1,2), (2.5,4), (4,5) in frames
-    np.testing.assert_allclose(strict, [0.2, 0.2 + (4 - 2) / 1.5 * 0.1, 0.4 + (5 - 4) / 1.5 * 0.05], atol=1e-12)
+    np.testing.assert_allclose(
+        strict, [0.2, 0.2 + (4 - 2) / 1.5 * 0.1, 0.4 + (5 - 4) / 1.5 * 0.05], atol=1e-12
+    )
 
 
 def test_alignment_errors_signed():
@@ -121,7 +123,11 @@ def test_error_summary_boundary_counts_as_within_and_custom_keys():
 
 @pytest.mark.parametrize(
     "errors, tol, msg",
-    [([], DEFAULT_TOLERANCES, "empty"), ([np.nan], DEFAULT_TOLERANCES, "non-finite"), ([0.1], (0.0,), "tolerance")],
+    [
+        ([], DEFAULT_TOLERANCES, "empty"),
+        ([np.nan], DEFAULT_TOLERANCES, "non-finite"),
+        ([0.1], (0.0,), "tolerance"),
+    ],
 )
 def test_error_summary_errors(errors, tol, msg):
     with pytest.raises(ParameterError, match=msg):
@@ -148,7 +154,14 @@ def test_linear_path():
 def test_path_discrepancy_identical_and_hand_example():
     p = np.array([[0, 0], [1, 1], [2, 2], [3, 3]])
     d = path_discrepancy(p, p)
-    assert d == {"n": 4, "within_0": 1.0, "within_1": 1.0, "within_2": 1.0, "mean_distance": 0.0, "max_distance": 0}
+    assert d == {
+        "n": 4,
+        "within_0": 1.0,
+        "within_1": 1.0,
+        "within_2": 1.0,
+        "mean_distance": 0.0,
+        "max_distance": 0,
+    }
     # q goes right first: its points (0,1), (0,2) are 1 and 2 away in B from p; (1,3) is 1 away
     q = np.array([[0, 0], [0, 1], [0, 2], [1, 3], [2, 3], [3, 3]])
     d = path_discrepancy(q, p)
@@ -206,11 +219,13 @@ def test_ranks_top_k_mrr_from_ranks():
 
 
 def test_ranks_from_scores_hand_example():
-    S = np.array([
-        [0.9, 0.1, 0.5],  # target 0 is best -> rank 1
-        [0.8, 0.7, 0.9],  # target 1 is third -> rank 3
-        [0.3, 0.6, 0.6],  # target 2 ties with item 1 -> pessimistic rank 2
-    ])
+    S = np.array(
+        [
+            [0.9, 0.1, 0.5],  # target 0 is best -> rank 1
+            [0.8, 0.7, 0.9],  # target 1 is third -> rank 3
+            [0.3, 0.6, 0.6],  # target 2 ties with item 1 -> pessimistic rank 2
+        ]
+    )
     assert ranks_from_scores(S).tolist() == [1, 3, 2]
     assert mean_reciprocal_rank(S) == pytest.approx((1 + 1 / 3 + 1 / 2) / 3)
     assert top_k_accuracy(S, 2) == pytest.approx(2 / 3)
@@ -239,8 +254,10 @@ def test_ranks_from_scores_hand_example():
         (lambda: ranks_from_scores(np.ones((2, 2)), [0, 2]), r"lie in \[0, 2\)"),
         (lambda: ranks_from_scores(np.ones((2, 2)), [0]), "2 integer item indices"),
         (lambda: ranks_from_scores(np.ones((2, 2)), np.zeros((2, 3), bool)), "relevance mask"),
-        (lambda: ranks_from_scores(np.ones((2, 2)), np.array([[True, False], [False, False]])),
-         "query 1 has no relevant item"),
+        (
+            lambda: ranks_from_scores(np.ones((2, 2)), np.array([[True, False], [False, False]])),
+            "query 1 has no relevant item",
+        ),
     ],
 )
 def test_retrieval_errors(call, msg):

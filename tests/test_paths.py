@@ -210,7 +210,7 @@ def test_path_to_matrix():
     assert m.shape == (4, 5) and m.nnz == len(GOOD)
     dense = m.toarray()
     assert dense.dtype == bool and dense.sum() == len(GOOD)
-    assert sorted(zip(*np.nonzero(dense))) == [tuple(x) for x in GOOD.tolist()]
+    assert sorted(zip(*np.nonzero(dense), strict=False)) == [tuple(x) for x in GOOD.tolist()]
     assert P.path_to_matrix(GOOD, (10, 10)).shape == (10, 10)
     with pytest.raises(ParameterError, match="does not fit"):
         P.path_to_matrix(GOOD, (4, 4))
@@ -362,8 +362,9 @@ def test_librosa_convention_round_trip():
     assert tuple(p[0]) == (0, 0) and tuple(p[-1]) == (6, 8)
     assert np.array_equal(P.to_librosa(p), wp)
     # the path's cost as librosa defines it equals librosa's accumulated cost
-    D, _ = librosa.sequence.dtw(C=C, step_sizes_sigma=np.array([[1, 1], [0, 1], [1, 0]]),
-                                weights_mul=np.array([1.0, 1.0, 1.0]))
+    D, _ = librosa.sequence.dtw(
+        C=C, step_sizes_sigma=np.array([[1, 1], [0, 1], [1, 0]]), weights_mul=np.array([1.0, 1.0, 1.0])
+    )
     assert np.isclose(C[p[:, 0], p[:, 1]].sum(), D[-1, -1])
 
 

@@ -108,7 +108,9 @@ def test_winterreise_measure_transfer_beats_linear_baseline(winterreise, measure
     rate = WR_RATE / DOWN
     path = ALIGNERS[aligner](X, Y)
     s = error_summary(alignment_errors(path, ta, tb, frame_rate_a=rate, frame_rate_b=rate))
-    base = error_summary(alignment_errors(linear_path(len(X), len(Y)), ta, tb, frame_rate_a=rate, frame_rate_b=rate))
+    base = error_summary(
+        alignment_errors(linear_path(len(X), len(Y)), ta, tb, frame_rate_a=rate, frame_rate_b=rate)
+    )
     # measured (librosa, 10.77 Hz): mean 59 ms, median 41 ms, 99 % within 250 ms; linear: mean 4,830 ms
     assert base["mean_ms"] > 2000
     assert s["mean_ms"] < 0.25 * base["mean_ms"]
@@ -133,7 +135,10 @@ def test_winterreise_multiscale_full_rate(shared_data, measures):
 
 @pytest.fixture(scope="module")
 def pair_paths(winterreise):
-    return {(a, b): _dtw_alignkit(winterreise[a], winterreise[b]) for a, b in itertools.combinations(WR_VERSIONS, 2)}
+    return {
+        (a, b): _dtw_alignkit(winterreise[a], winterreise[b])
+        for a, b in itertools.combinations(WR_VERSIONS, 2)
+    }
 
 
 def test_winterreise_paths_are_not_trivial(winterreise, pair_paths):

@@ -9,7 +9,14 @@ import pytest
 
 from alignkit.align import paths as P
 from alignkit.exceptions import ParameterError
-from alignkit.testing import STEP_SETS, Warp, brute_force_dtw, random_chroma_sequence, random_warp, warp_features
+from alignkit.testing import (
+    STEP_SETS,
+    Warp,
+    brute_force_dtw,
+    random_chroma_sequence,
+    random_warp,
+    warp_features,
+)
 
 # ---------------------------------------------------------------- warps
 
@@ -201,7 +208,7 @@ def _dp(C, steps, weights, subsequence=False):
     for i, j in itertools.product(range(n), range(m)):
         if i == 0 and (j == 0 or subsequence):
             D[i, j] = C[i, j]
-        for (di, dj), w in zip(steps, weights):
+        for (di, dj), w in zip(steps, weights, strict=False):
             if i - di >= 0 and j - dj >= 0:
                 D[i, j] = min(D[i, j], D[i - di, j - dj] + w * C[i, j])
     return D[-1].min() if subsequence else D[-1, -1]
@@ -229,8 +236,9 @@ def test_brute_force_matches_librosa():
     librosa = pytest.importorskip("librosa")
     rng = np.random.default_rng(9)
     C = rng.random((5, 5))
-    D, wp = librosa.sequence.dtw(C=C, step_sizes_sigma=np.array([[1, 0], [0, 1], [1, 1]]),
-                                 weights_mul=np.array([1.0, 1.0, 2.0]))
+    D, wp = librosa.sequence.dtw(
+        C=C, step_sizes_sigma=np.array([[1, 0], [0, 1], [1, 1]]), weights_mul=np.array([1.0, 1.0, 2.0])
+    )
     cost, paths = brute_force_dtw(C, *STEP_SETS["symmetric2"])
     assert cost == pytest.approx(D[-1, -1])
     assert any(np.array_equal(p, P.from_librosa(wp)) for p in paths)

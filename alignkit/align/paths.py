@@ -85,21 +85,21 @@ def as_path(path) -> np.ndarray:
 
 
 def is_monotone(path) -> bool:
-    """True if both columns of ``path`` are non-decreasing."""
+    """Return whether both columns of ``path`` are non-decreasing."""
     p = as_path(path)
     d = np.diff(p, axis=0)
     return bool(np.all(d >= 0))
 
 
 def is_continuous(path) -> bool:
-    """True if every step is one of (1, 0), (0, 1), (1, 1)."""
+    """Return whether every step is one of (1, 0), (0, 1), (1, 1)."""
     p = as_path(path)
     d = np.diff(p, axis=0)
     return bool(np.all((d >= 0) & (d <= 1)) and np.all(d.sum(axis=1) >= 1))
 
 
 def check_boundary(path, shape: tuple[int, int], *, subsequence: bool = False) -> bool:
-    """True if ``path`` meets the boundary condition for a cost matrix of ``shape``.
+    """Return whether ``path`` meets the boundary condition for a cost matrix of ``shape``.
 
     Global: starts at ``(0, 0)``, ends at ``(N - 1, M - 1)``. Subsequence: the first column
     starts at 0 and ends at ``N - 1``; the second lies anywhere inside ``[0, M)``.
@@ -196,7 +196,7 @@ def fill_path(path) -> np.ndarray:
         dup = np.r_[False, np.all(np.diff(p, axis=0) == 0, axis=1)]
         p = validate_path(p[~dup], continuous=False, boundary=False)
     out = [p[:1]]
-    for a, b in zip(p[:-1], p[1:]):
+    for a, b in zip(p[:-1], p[1:], strict=True):
         di, dj = int(b[0] - a[0]), int(b[1] - a[1])
         n = max(di, dj)
         if n <= 1:
@@ -356,14 +356,14 @@ class TimeMap:
         return out
 
     def inverse(self) -> TimeMap:
-        """The map B -> A. Needs a strict map."""
+        """Return the map B -> A (needs a strict map)."""
         if not self.strict:
             raise ParameterError("only a strict TimeMap can be inverted; build it with strict=True")
         return TimeMap(points=self.points[:, ::-1].copy(), strict=True)
 
 
 def invert_path(path) -> np.ndarray:
-    """The path B -> A: swap the columns (the order start -> end is kept)."""
+    """Return the path B -> A: swap the columns (the order start -> end is kept)."""
     return as_path(path)[:, ::-1].copy()
 
 
@@ -413,12 +413,12 @@ def compose_paths(path_ab, path_bc) -> np.ndarray:
 
 
 def from_librosa(wp) -> np.ndarray:
-    """librosa's path (end -> start, shape (L, 2)) -> alignkit's."""
+    """Librosa's path (end -> start, shape (L, 2)) -> alignkit's."""
     return as_path(np.asarray(wp)[::-1])
 
 
 def to_librosa(path) -> np.ndarray:
-    """alignkit's path -> librosa's (end -> start)."""
+    """Alignkit's path -> librosa's (end -> start)."""
     return as_path(path)[::-1].copy()
 
 
@@ -428,7 +428,7 @@ def from_synctoolbox(wp) -> np.ndarray:
 
 
 def to_synctoolbox(path) -> np.ndarray:
-    """alignkit's path -> Sync Toolbox's (shape (2, L))."""
+    """Alignkit's path -> Sync Toolbox's (shape (2, L))."""
     return as_path(path).T.copy()
 
 

@@ -213,7 +213,7 @@ def error_summary(errors, *, tolerances: Sequence[float] = DEFAULT_TOLERANCES) -
 
 
 def linear_path(n: int, m: int) -> np.ndarray:
-    """The linear-scaling baseline: the continuous path closest to the diagonal of an n x m matrix.
+    """Return the linear-scaling baseline: the continuous path closest to the diagonal of n x m.
 
     Parameters
     ----------
@@ -327,4 +327,3 @@ def path_discrepancy(path, ref_path, *, radii: Sequence[int] = (0, 1, 2)) -> dic
     out["mean_distance"] = float(0.5 * (d_pq.mean() + d_qp.mean()))
     out["max_distance"] = int(max(d_pq.max(), d_qp.max()))
     return out
-

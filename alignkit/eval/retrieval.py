@@ -56,15 +56,18 @@ def ranks_from_scores(scores, targets=None, *, larger_is_better: bool = True) ->
         t = np.asarray(targets)
         if t.dtype == bool:
             if t.shape != s.shape:
-                raise ParameterError(f"a relevance mask must have the shape of scores {s.shape}, got {t.shape}")
+                raise ParameterError(
+                    f"a relevance mask must have the shape of scores {s.shape}, got {t.shape}"
+                )
             mask = t
             empty = np.flatnonzero(~mask.any(axis=1))
             if empty.size:
                 raise ParameterError(f"query {int(empty[0])} has no relevant item")
         else:
             if t.shape != (q,) or t.dtype.kind not in "iu":
-                raise ParameterError(f"targets must be {q} integer item indices, got shape {t.shape}, "
-                                     f"dtype {t.dtype}")
+                raise ParameterError(
+                    f"targets must be {q} integer item indices, got shape {t.shape}, dtype {t.dtype}"
+                )
             if np.any((t < 0) | (t >= n)):
                 raise ParameterError(f"targets must lie in [0, {n}), got {t.min()}..{t.max()}")
             mask = np.zeros_like(s, dtype=bool)

@@ -1,4 +1,4 @@
-"""alignkit.testing: ground truth for tests (synthetic warps, chroma-like sequences, a brute-force DTW oracle)."""
+"""alignkit.testing: ground truth for tests (synthetic warps, chroma-like sequences, a DTW oracle)."""
 
 from alignkit.testing.warps import (
     STEP_SETS,

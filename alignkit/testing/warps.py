@@ -33,7 +33,8 @@ __all__ = [
 STEP_SETS: dict[str, tuple[tuple[tuple[int, int], ...], tuple[float, ...]]] = {
     "symmetric1": (((1, 0), (0, 1), (1, 1)), (1.0, 1.0, 1.0)),
     "symmetric2": (((1, 0), (0, 1), (1, 1)), (1.0, 1.0, 2.0)),
-    "asymmetric_21": (((2, 1), (1, 2), (1, 1)), (1.0, 1.0, 1.0)),
+    "sigma2": (((2, 1), (1, 2), (1, 1)), (1.0, 1.0, 1.0)),  # alignkit.align.dtw's name for it
+    "asymmetric_21": (((2, 1), (1, 2), (1, 1)), (1.0, 1.0, 1.0)),  # alias of sigma2
 }
 
 
@@ -64,7 +65,9 @@ class Warp:
         a = np.asarray(self.knots_a, dtype=np.float64)
         b = np.asarray(self.knots_b, dtype=np.float64)
         if a.ndim != 1 or a.shape != b.shape or a.size < 2:
-            raise ParameterError(f"knots must be two 1-D arrays of equal length >= 2, got {a.shape}, {b.shape}")
+            raise ParameterError(
+                f"knots must be two 1-D arrays of equal length >= 2, got {a.shape}, {b.shape}"
+            )
         if a[0] != 0 or b[0] != 0:
             raise ParameterError(f"a warp starts at (0, 0), got ({a[0]}, {b[0]})")
         if np.any(np.diff(a) <= 0) or np.any(np.diff(b) <= 0):
@@ -89,7 +92,7 @@ class Warp:
         return np.interp(np.asarray(frames_a, dtype=np.float64), self.knots_a, self.knots_b)
 
     def inverse(self) -> Warp:
-        """The warp B -> A."""
+        """Return the warp B -> A."""
         return Warp(self.knots_b.copy(), self.knots_a.copy())
 
     def slopes(self) -> np.ndarray:
@@ -97,7 +100,7 @@ class Warp:
         return np.diff(self.knots_b) / np.diff(self.knots_a)
 
     def path(self) -> np.ndarray:
-        """The true warping path: the continuous global path closest to the curve.
+        """Return the true warping path: the continuous global path closest to the curve.
 
         Points ``(i, round(warp(i)))`` for every A frame and ``(round(warp⁻¹(j)), j)`` for every
         B frame, in order along the curve, made continuous with :func:`fill_path`.
@@ -121,7 +124,7 @@ class Warp:
         return fill_path(q[keep])
 
     def time_map(self, frame_rate_a: float, frame_rate_b: float | None = None) -> TimeMap:
-        """The true map "time in A -> time in B" (seconds)."""
+        """Return the true map "time in A -> time in B" (seconds)."""
         rb = frame_rate_a if frame_rate_b is None else frame_rate_b
         pts = np.stack([self.knots_a / frame_rate_a, self.knots_b / rb], axis=1)
         return TimeMap(points=pts, strict=True)
@@ -135,7 +138,7 @@ def random_warp(
     max_slope: float = 2.0,
     smoothness: float = 0.1,
 ) -> Warp:
-    """A random smooth tempo curve as a :class:`Warp` from ``n_frames`` frames to ``n_frames_b``.
+    """Draw a random smooth tempo curve: a :class:`Warp` from ``n_frames`` to ``n_frames_b`` frames.
 
     The log-slope follows a random curve through control points spaced ``smoothness`` of the
     length apart (cosine-interpolated, so the tempo changes gradually); the slopes are then
@@ -265,7 +268,7 @@ def random_chroma_sequence(
     noise: float = 0.05,
     dtype=np.float32,
 ) -> np.ndarray:
-    """A chroma-like sequence: chords held for random durations, plus a little noise.
+    """Make a chroma-like sequence: chords held for random durations, plus a little noise.
 
     Each segment holds a major, minor or dominant-seventh chord on a random root (the root
     weighted highest, a random subset of non-chord tones faintly present); segment lengths
@@ -391,7 +394,7 @@ def brute_force_dtw(
             if not subsequence:
                 continue
             # subsequence paths may go on along the last row (steps with di = 0); others end here
-        for (di, dj), wk in zip(st, w):
+        for (di, dj), wk in zip(st, w, strict=True):
             a, b = i + di, j + dj
             if a < n and b < m:
                 stack.append(((a, b), cost + wk * float(c[a, b]), pts + [(a, b)]))

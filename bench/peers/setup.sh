@@ -13,7 +13,7 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV" || { echo "cannot create $VENV with $PY"; exit 1; }
 fi
-PIP="$VENV/bin/python -m pip install --disable-pip-version-check -q"
+PIP="$VENV/bin/python -m pip install --disable-pip-version-check -q --no-warn-script-location"
 $PIP --upgrade pip setuptools wheel >/dev/null 2>&1 || true
 # the Sync Toolbox first: it decides numpy/numba for the whole environment
 status=()
