@@ -7,7 +7,14 @@ Audio extractors (``extract(name, y, sr, **params)``): ``chroma_stft``, ``chroma
 """
 
 from alignkit.features.base import Features, extract, get_extractor, list_extractors, register_extractor
-from alignkit.features.chroma import cens, chroma_cqt, chroma_stft, estimate_tuning, logfreq  # registers
+from alignkit.features.chroma import (  # registers the audio extractors
+    cens,
+    chroma_cqt,
+    chroma_stft,
+    estimate_tuning,
+    frame_grid,
+    logfreq,
+)
 from alignkit.features.normalize import normalize
 from alignkit.features.onsets import dlnco, sync_features  # registers
 from alignkit.features.score import COMPARABLE, score_features
@@ -25,6 +32,7 @@ __all__ = [
     "logfreq",
     "dlnco",
     "estimate_tuning",
+    "frame_grid",
     "normalize",
     "sync_features",
     "score_features",
