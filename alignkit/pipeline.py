@@ -1,0 +1,487 @@
+"""The units of work a corpus run is made of, in plain Python.
+
+Each function handles one item (a version to extract) or one group of pairs of a work (to
+align or evaluate), reads its inputs, writes its results straight to the store and returns
+a small status dict per item. None of them knows about Prefect, Dask or Ray: the flows in
+``flows/`` wrap them as tasks, and any executor (a loop, a process pool, a cluster) can
+call them the same way.
+
+Per-item isolation: an :class:`~alignkit.exceptions.AlignkitError` (a bad file, a failed
+alignment) or any other exception raised while processing one item is recorded in the
+store's ``failures`` table and reported as ``{"status": "failed", ...}``; the other items
+carry on. Errors of the store itself propagate, so the caller (a Prefect task) can retry.
+
+Idempotence: every result is keyed by the content hash of its inputs, its parameters and
+the code version; an item whose key is already complete in the store is ``"skipped"``.
+
+Item descriptions are small dicts, so they travel cheaply to workers::
+
+    {"work": "bach", "version": "v1", "path": "/data/bach/v1.wav", "kind": "audio",
+     "annotations": "/data/bach/v1_annotations.txt" or None}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
+from itertools import combinations
+
+import numpy as np
+
+from alignkit.exceptions import AlignkitError, CorpusError, ParameterError, StoreError
+
+__all__ = [
+    "DEFAULT_FEATURE",
+    "METHODS",
+    "PAIR_STRATEGIES",
+    "check_method",
+    "load_corpus",
+    "corpus_items",
+    "plan_pairs",
+    "count_pairs",
+    "extract_item",
+    "align_group",
+    "evaluate_group",
+    "start_run",
+    "finish_run",
+    "code_version",
+    "compute_features",
+]
+
+DEFAULT_FEATURE = "chroma_stft"
+DEFAULT_SR = 22050
+#: alignment methods and whether they need a score on side A
+METHODS = ("dtw", "mrmsdtw", "softdtw", "ctc")
+PAIR_STRATEGIES = ("all", "star", "score")
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """Alignkit's version, part of every result's key."""
+    try:
+        from importlib.metadata import version
+
+        return version("alignkit")
+    except Exception:  # noqa: BLE001
+        return "0+unknown"
+
+
+def _key(*parts) -> str:
+    blob = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def _failure(stage: str, item: str, exc: BaseException, **ctx) -> dict:
+    """A failed item's status dict (the reason on one line, the traceback kept for the table)."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    tb = "" if isinstance(exc, AlignkitError) else traceback.format_exc(limit=8)
+    return {"status": "failed", "stage": stage, "item": item, "error_type": type(exc).__name__,
+            "error": f"{type(exc).__name__}: {first}", "message": text or type(exc).__name__,
+            "traceback": tb, **ctx}
+
+
+def check_method(method: str, pairs: str) -> None:
+    """Validate an alignment method and pair strategy before any work starts.
+
+    Raises
+    ------
+    ParameterError
+        Unknown method or strategy, or ``ctc`` without a score (``pairs != "score"``).
+    """
+    if method not in METHODS:
+        raise ParameterError(f"method={method!r} is not one of {list(METHODS)}")
+    if pairs not in PAIR_STRATEGIES:
+        raise ParameterError(f"pairs={pairs!r} is not one of {list(PAIR_STRATEGIES)}")
+    if method == "ctc" and pairs != "score":
+        raise ParameterError("method='ctc' aligns a score to recordings: use pairs='score'")
+
+
+# ----------------------------------------------------------------------------- corpus
+
+
+def load_corpus(corpus):
+    """Read a corpus (folder or manifest path, or an already built corpus object).
+
+    Raises
+    ------
+    CorpusError
+        The corpus cannot be read or holds no versions.
+    """
+    from alignkit import corpus as ck
+
+    if not isinstance(corpus, (str, os.PathLike)):
+        return corpus
+    c = ck.load_corpus(corpus)
+    if not corpus_items(c):
+        raise CorpusError(f"corpus {os.fspath(corpus)!r} holds no versions")
+    return c
+
+
+def corpus_items(c) -> list[dict]:
+    """The versions of a corpus as small item dicts (see the module docstring), sorted."""
+    items = []
+    for v in c.versions():
+        ann = getattr(v, "annotations", None)
+        if isinstance(ann, dict):  # several annotation roles: beats, else measures, else plain times
+            ann = ann.get("beats") or ann.get("measures") or ann.get("times")
+        elif isinstance(ann, (list, tuple)):
+            ann = ann[0] if ann else None
+        items.append({"work": str(v.work), "version": str(v.version), "path": os.fspath(v.path),
+                      "kind": str(v.kind), "annotations": None if ann is None else os.fspath(ann)})
+    items.sort(key=lambda d: (d["work"], d["kind"] != "score", d["version"]))
+    return items
+
+
+def plan_pairs(c, *, strategy: str = "all", reference: str | None = None,
+               annotated_only: bool = False) -> Iterator[tuple[str, list[tuple[str, str]]]]:
+    """Pairs ``(a, b)`` of version names to align, per work, in a deterministic order.
+
+    Parameters
+    ----------
+    c : corpus
+    strategy : {"all", "star", "score"}
+        ``all``: every unordered pair of versions of a work (a score, if any, as ``a``);
+        ``star``: ``reference`` (default: the work's first version, the score when there is one)
+        against every other version; ``score``: the work's score against each recording
+        (works without a score contribute no pairs).
+    reference : str, optional
+        Centre of the star.
+    annotated_only : bool
+        Keep only pairs whose two versions both carry annotations (for evaluation).
+
+    Yields
+    ------
+    (work, pairs)
+        One work at a time, so a caller never holds every pair of a large corpus.
+    """
+    if strategy not in PAIR_STRATEGIES:
+        raise ParameterError(f"pairs={strategy!r} is not one of {list(PAIR_STRATEGIES)}")
+    by_work: dict[str, list[dict]] = {}
+    for it in corpus_items(c):
+        by_work.setdefault(it["work"], []).append(it)
+    for work, items in by_work.items():
+        names = [it["version"] for it in items]
+        ann = {it["version"]: it["annotations"] for it in items}
+        scores = [it["version"] for it in items if it["kind"] == "score"]
+        if strategy == "all":
+            pairs = list(combinations(names, 2))
+        elif strategy == "star":
+            ref = reference if reference is not None else names[0]
+            if ref not in names:
+                raise CorpusError(f"reference={ref!r} is not a version of work {work!r} ({names})")
+            pairs = [(ref, n) for n in names if n != ref]
+        else:
+            pairs = [(s, it["version"]) for s in scores[:1] for it in items if it["kind"] != "score"]
+        if annotated_only:
+            pairs = [p for p in pairs if ann[p[0]] and ann[p[1]]]
+        if pairs:
+            yield work, pairs
+
+
+def count_pairs(c, *, strategy: str = "all", reference: str | None = None) -> int:
+    """Number of pairs :func:`plan_pairs` yields."""
+    return sum(len(p) for _, p in plan_pairs(c, strategy=strategy, reference=reference))
+
+
+# ----------------------------------------------------------------------------- store access
+
+
+def _store(uri: str):
+    """The store at ``uri``, opened once per process (workers reuse it across tasks)."""
+    return _open_store_cached(os.fspath(uri))
+
+
+@lru_cache(maxsize=8)
+def _open_store_cached(uri: str):
+    from alignkit.store.results import open_store
+
+    return open_store(uri)
+
+
+def start_run(store: str, *, corpus, stage: str, params: dict, run_id: str | None = None) -> str:
+    """Record the start of a run in the store's ``runs`` table; return its id."""
+    return _store(store).start_run(run_id, params=params, corpus=os.fspath(corpus), stage=stage)
+
+
+def finish_run(store: str, run_id: str) -> dict:
+    """Record the end of the run and compact the store's tables; return rows per table."""
+    return _store(store).finish_run(run_id, compact=True)
+
+
+def _record_failure(s, run_id: str, r: dict) -> None:
+    # one file per (run, stage, item): a retried task replaces its row instead of adding one
+    s.write_table("failures", [{
+        "run_id": run_id, "stage": r["stage"], "item": r["item"], "work": r.get("work"),
+        "error_type": r["error_type"], "message": r["message"], "traceback": r.get("traceback") or None,
+        "time": time.time()}], task_id="fail-" + _key(run_id, r["stage"], r["item"]))
+
+
+# ----------------------------------------------------------------------------- features
+
+
+#: audio feature -> the score feature comparable to it (see alignkit.features.score.COMPARABLE)
+_SCORE_NAME = {"chroma_stft": "chroma", "chroma_cqt": "chroma", "logfreq": "logfreq", "dlnco": "dlnco",
+               "cens": "cens"}
+#: audio parameters a score feature takes over to stay comparable
+_SHARED_PARAMS = ("smooth_length", "downsample", "norm_threshold")
+
+
+def compute_features(item: dict, spec: dict, *, sr: int = DEFAULT_SR, cache: dict | None = None):
+    """Features of one version: audio through the extractor registry, scores through
+    :func:`alignkit.features.score.score_features` on the audio feature's frame grid.
+
+    The result is named after the audio extractor (``spec["name"]``) for both kinds, so
+    both sides of a score-to-audio pair are found under the same feature name.
+
+    Parameters
+    ----------
+    item : dict
+        ``path`` and ``kind`` (``"audio"`` or ``"score"``) of the version.
+    spec : dict
+        ``{"name": extractor, "params": {...}}``.
+    cache : dict, optional
+        Keeps the decoded audio / notes between several features of the same item.
+    """
+    from alignkit.features import extract
+    from alignkit.features.base import resolve_params
+
+    cache = {} if cache is None else cache
+    name, params = spec["name"], dict(spec.get("params", {}))
+    if item["kind"] == "score":
+        if name not in _SCORE_NAME:
+            raise ParameterError(f"feature {name!r} has no score counterpart (one of {sorted(_SCORE_NAME)})")
+        if "notes" not in cache:
+            from alignkit.io.scores import load_score
+
+            cache["notes"] = load_score(item["path"])
+        from alignkit.features.score import SCORE_FEATURES, score_features
+
+        full = resolve_params(name, params)
+        sname = _SCORE_NAME[name]
+        sp = {k: full[k] for k in _SHARED_PARAMS if k in full and k in SCORE_FEATURES[sname]}
+        f = score_features(cache["notes"], sname, frame_rate=float(full["frame_rate"]), **sp)
+        return f.replace(name=name, params={**f.params, "score_feature": f.name})
+    if "audio" not in cache:
+        from alignkit.io.audio import load_audio
+
+        cache["audio"] = load_audio(item["path"], sr=sr)
+    y, ysr = cache["audio"]
+    return extract(name, y, ysr, **params)
+
+
+def _recording_row(item: dict, src: str, cache: dict, run_id: str) -> dict:
+    duration = sr = None
+    if "audio" in cache:
+        y, sr = cache["audio"]
+        duration = len(y) / float(sr)
+    elif "notes" in cache and len(cache["notes"].end):
+        duration = float(np.max(cache["notes"].end))
+    n_ann = None
+    if item.get("annotations"):
+        try:
+            from alignkit.io.annotations import read_annotations
+
+            n_ann = len(read_annotations(item["annotations"]))
+        except Exception:  # noqa: BLE001 - the evaluate stage reports bad annotations
+            n_ann = None
+    return {"work": item["work"], "version": item["version"], "kind": item["kind"], "path": item["path"],
+            "content_hash": src, "duration_s": duration, "sample_rate": None if sr is None else float(sr),
+            "n_annotations": n_ann, "run_id": run_id}
+
+
+def extract_item(store: str, item: dict, *, features: Sequence[dict], run_id: str = "",
+                 sr: int = DEFAULT_SR) -> dict:
+    """Compute every feature in ``features`` for one version and write it to ``store``.
+
+    Parameters
+    ----------
+    store : str
+        Store URI.
+    item : dict
+        A version (keys ``work``, ``version``, ``path``, ``kind``).
+    features : sequence of dict
+        ``{"name": extractor, "params": {...}}`` each.
+    run_id : str
+        Recorded with failures.
+
+    Returns
+    -------
+    dict
+        ``status`` (``done`` when anything was computed, ``skipped`` when everything was
+        complete already, ``failed``), ``item``, ``seconds``, and ``error`` when failed.
+    """
+    from alignkit.features.base import params_hash
+    from alignkit.io.files import content_hash
+
+    t0 = time.perf_counter()
+    label = f"{item['work']}/{item['version']}"
+    s = _store(store)
+    try:
+        src = content_hash(item["path"])
+        computed = 0
+        cache: dict = {}
+        for spec in features:
+            key = _key(src, params_hash(spec["name"], spec.get("params", {})), sr, code_version())
+            if s.has_features(item["work"], item["version"], spec["name"], key=key):
+                continue
+            f = compute_features(item, spec, sr=sr, cache=cache)
+            s.write_features(item["work"], item["version"], f, key=key, source_hash=src,
+                             source_path=item["path"], kind=item["kind"])
+            computed += 1
+        if computed:
+            s.write_table("recordings", [_recording_row(item, src, cache, run_id)],
+                          task_id="rec-" + _key(item["work"], item["version"], src))
+        status = "done" if computed else "skipped"
+        return {"status": status, "item": label, "seconds": time.perf_counter() - t0}
+    except StoreError:
+        raise
+    except FileNotFoundError as exc:
+        r = _failure("extract", label, exc, work=item["work"])
+    except Exception as exc:  # noqa: BLE001 - isolate the item, record why
+        r = _failure("extract", label, exc, work=item["work"])
+    r["seconds"] = time.perf_counter() - t0
+    _record_failure(s, run_id, r)
+    return r
+
+
+# ----------------------------------------------------------------------------- alignment
+
+
+def _align(method: str, X: np.ndarray, Y: np.ndarray, options: dict):
+    """Run one alignment method; return an object with ``path`` (L, 2) and ``cost``."""
+    opts = dict(options)
+    if method == "dtw":
+        from alignkit.align.dtw import dtw
+
+        return dtw(X, Y, **opts)
+    if method == "mrmsdtw":
+        from alignkit.align.multiscale import multiscale_dtw
+
+        return multiscale_dtw(X, Y, **opts)
+    if method == "softdtw":
+        from alignkit.align.soft_dtw import soft_dtw_align
+
+        return soft_dtw_align(X, Y, **opts)
+    from alignkit.align.ctc import ctc_align
+
+    return ctc_align(X, Y, **opts)
+
+
+def align_group(store: str, work: str, pairs: Sequence[Sequence[str]], *, method: str = "dtw",
+                feature: str = DEFAULT_FEATURE, options: dict | None = None, run_id: str = "") -> list[dict]:
+    """Align each pair ``(a, b)`` of versions of ``work`` on ``feature`` and store the paths.
+
+    Features of each version are read once per group. A pair whose alignment key (feature
+    keys of both sides + method + options + code version) is complete is skipped.
+
+    Returns
+    -------
+    list of dict
+        One status dict per pair (see :func:`extract_item`).
+    """
+    options = dict(options or {})
+    s = _store(store)
+    feats: dict = {}
+    out = []
+
+    def get(v):
+        if v not in feats:
+            feats[v] = s.read_features(work, v, feature)
+        return feats[v]
+
+    for a, b in pairs:
+        t0 = time.perf_counter()
+        label = f"{work}/{a}~{b}"
+        try:
+            fa, fb = get(a), get(b)
+            key = _key(s.features_key(work, a, feature), s.features_key(work, b, feature), method,
+                       options, code_version())
+            if s.has_alignment(method, work, a, b, key=key):
+                out.append({"status": "skipped", "item": label, "seconds": time.perf_counter() - t0})
+                continue
+            res = _align(method, fa.values, fb.values, options)
+            s.write_alignment(method, work, a, b, res, key=key, feature=feature,
+                              frame_rate_a=fa.frame_rate, frame_rate_b=fb.frame_rate, options=options)
+            out.append({"status": "done", "item": label, "seconds": time.perf_counter() - t0})
+        except StoreError as exc:
+            if "missing" not in str(exc).lower() and "not found" not in str(exc).lower():
+                raise
+            r = _failure("align", label, exc, work=work)
+            r["seconds"] = time.perf_counter() - t0
+            _record_failure(s, run_id, r)
+            out.append(r)
+        except Exception as exc:  # noqa: BLE001
+            r = _failure("align", label, exc, work=work)
+            r["seconds"] = time.perf_counter() - t0
+            _record_failure(s, run_id, r)
+            out.append(r)
+    return out
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def evaluate_group(store: str, work: str, pairs: Sequence[Sequence[str]], *, annotations: dict,
+                   method: str = "dtw", run_id: str = "") -> list[dict]:
+    """Compare stored alignments of ``pairs`` with the versions' annotations.
+
+    The annotation times of ``a`` are transferred through the path to ``b`` and compared
+    with ``b``'s own; one row per pair x statistic goes to the ``evaluation`` table.
+
+    Parameters
+    ----------
+    annotations : dict of str -> str
+        Annotation file of each version of ``work``.
+    """
+    from alignkit.eval.metrics import (
+        DEFAULT_TOLERANCES,
+        _tolerance_key,
+        alignment_errors,
+        error_summary,
+        match_by_label,
+    )
+    from alignkit.io.annotations import read_annotations
+
+    _TOL_OF = {_tolerance_key(t): float(t) for t in DEFAULT_TOLERANCES}
+    s = _store(store)
+    out = []
+    for a, b in pairs:
+        t0 = time.perf_counter()
+        label = f"{work}/{a}~{b}"
+        try:
+            if not s.has_alignment(method, work, a, b):
+                out.append({"status": "skipped", "item": label, "seconds": time.perf_counter() - t0,
+                            "reason": "no alignment (see the failures of the align stage)"})
+                continue
+            al = s.read_alignment(method, work, a, b, soft=False)
+            ann_a, ann_b = read_annotations(annotations[a]), read_annotations(annotations[b])
+            ta, tb = ann_a.times, ann_b.times
+            if len(ta) != len(tb):
+                ta, tb, _ = match_by_label(ta, ann_a.labels, tb, ann_b.labels)
+            err = alignment_errors(al["path"], ta, tb, frame_rate_a=al["frame_rate_a"],
+                                   frame_rate_b=al["frame_rate_b"])
+            summ = error_summary(err, tolerances=DEFAULT_TOLERANCES)
+            rows = [{"run_id": run_id, "work": work, "version_a": a, "version_b": b, "method": method,
+                     "feature": al.get("feature"), "metric": k, "value": float(v), "n_events": int(len(err)),
+                     "tolerance_s": _TOL_OF.get(k)}
+                    for k, v in summ.items()]
+            # one file per alignment: re-evaluating the same alignment replaces its rows
+            s.write_table("evaluation", rows, task_id="eval-" + _key(method, work, a, b,
+                                                                     s.alignment_key(method, work, a, b)))
+            out.append({"status": "done", "item": label, "seconds": time.perf_counter() - t0,
+                        "mean_ms": summ["mean_ms"]})
+        except Exception as exc:  # noqa: BLE001
+            r = _failure("evaluate", label, exc, work=work)
+            r["seconds"] = time.perf_counter() - t0
+            _record_failure(s, run_id, r)
+            out.append(r)
+    return out
