@@ -80,3 +80,28 @@ class Notes:
     def duration(self) -> float:
         """Time of the last offset in seconds (0 for no notes)."""
         return float(self.end.max()) if len(self) else 0.0
+
+    def _with(self, **fields) -> Notes:
+        base = {k: getattr(self, k) for k in ("start", "end", "pitch", "velocity", "instrument", "source")}
+        return Notes(**{**base, **fields})
+
+    def shifted(self, seconds: float) -> Notes:
+        """Return a copy with every onset and offset moved by ``seconds`` (may be negative)."""
+        if not np.isfinite(seconds):
+            raise ParameterError(f"seconds={seconds!r} must be finite")
+        return self._with(start=self.start + seconds, end=self.end + seconds)
+
+    def time_scaled(self, factor: float) -> Notes:
+        """Return a copy with all times multiplied by ``factor > 0`` (2 plays twice as slow)."""
+        if not (np.isfinite(factor) and factor > 0):
+            raise ParameterError(f"factor={factor!r} must be a positive number")
+        return self._with(start=self.start * factor, end=self.end * factor)
+
+    def transposed(self, semitones: int) -> Notes:
+        """Return a copy with every pitch moved by ``semitones``; pitches must stay within 0..127."""
+        if int(semitones) != semitones:
+            raise ParameterError(f"semitones={semitones!r} must be a whole number")
+        pitch = self.pitch.astype(np.int64) + int(semitones)
+        if len(self) and (pitch.min() < 0 or pitch.max() > 127):
+            raise ParameterError(f"transposing by {semitones} moves pitches outside 0..127")
+        return self._with(pitch=pitch)
