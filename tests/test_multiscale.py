@@ -156,3 +156,34 @@ def test_two_30_minute_recordings_at_50_hz():
     ms = multiscale_dtw(X, Y.astype(np.float32), memory_limit=200_000_000)
     P.validate_path(ms.path, (90_000, 90_000))
     assert warp_error(ms.path, g) < 1.5
+
+
+def _winterreise(version):
+    from conftest import shared_path
+
+    return np.load(shared_path("winterreise_d911_01_pitchclass", f"Schubert_D911-01_{version}.npy")).T
+
+
+def _measures(version):
+    from conftest import shared_path
+
+    rows = np.loadtxt(shared_path("schubert_measures", f"Schubert_D911-01_{version}.csv"), delimiter=";",
+                      skiprows=1)
+    return rows[:, 0]
+
+
+def test_real_winterreise_versions_multiscale_equals_exact_and_hits_measures(shared_data):
+    """Two real performances (HU33, SC06) of Winterreise no. 1 at 43 Hz (~13,400 x 14,000 frames)."""
+    A, B = _winterreise("HU33"), _winterreise("SC06")
+    rate = 22050 / 512
+    exact = dtw(A, B)
+    ms = multiscale_dtw(A, B, radius=8)
+    assert share_within(ms.path, exact.path, (len(A), len(B))) >= 0.99
+    # measure starts of HU33 carried through the path land near SC06's annotated measure starts
+    ma, mb = _measures("HU33"), _measures("SC06")
+    assert len(ma) == len(mb)
+    tm = P.TimeMap.from_path(ms.path, rate, rate)
+    err = np.abs(tm(ma) - mb)
+    linear_err = np.abs(ma * len(B) / len(A) - mb)
+    assert np.mean(err) < 0.15 and np.median(err) < 0.1
+    assert np.mean(err) < 0.05 * np.mean(linear_err)
