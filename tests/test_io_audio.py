@@ -200,6 +200,11 @@ def _make(kind, tmp_path):
     if kind == "too_short":
         p = write_audio(tmp_path / "blip.wav", tone[: int(0.05 * SR_IN)], SR_IN)
         return p, {"min_duration": 0.1}, "too short"
+    if kind == "header_only":
+        p = tmp_path / "header.wav"
+        sf.write(p, np.zeros((0, 2)), SR_IN)
+        assert p.stat().st_size > 0
+        return p, {"min_duration": 0.0}, "no audio frames"
     if kind == "offset_past_end":
         p = write_audio(tmp_path / "t.wav", tone, SR_IN)
         return p, {"offset": 5.0}, "too short"
@@ -229,6 +234,7 @@ BAD_KINDS = [
     "silent",
     "near_silent",
     "too_short",
+    "header_only",
     "offset_past_end",
     "nan",
     "inf",

@@ -315,6 +315,8 @@ def load_audio(
             raise AudioError(p, reason)
         native, total, fmt = int(fh.samplerate), int(fh.frames), str(fh.format)
         start = int(round(offset * native))
+        if total == 0:
+            raise AudioError(p, "too short: the file holds no audio frames (a header only)")
         if start >= total:
             raise AudioError(
                 p, f"too short: offset={offset} s is at or beyond the end ({total / native:.3f} s)"
