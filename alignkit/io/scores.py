@@ -288,13 +288,12 @@ def _quarters_to_seconds(x: np.ndarray, q: np.ndarray, secs: np.ndarray, qps: np
 def _read_musicxml(p: Path, *, expand_repeats: bool, grace_notes: bool, default_qpm: float):
     import music21
 
+    # forceSource: no pickle cache in music21's shared temp folder (parallel workers would race
+    # on it, and the result must depend on the file alone). music21 raises many exception types
+    # (ConverterException, ParseError, MusicXMLImportException...), hence the broad except.
     try:
-        # forceSource: no pickle cache in music21's shared temp folder (parallel workers would race on it,
-        # and results must depend on the file alone).
         score = music21.converter.parse(os.fspath(p), forceSource=True)
-    except (
-        Exception
-    ) as exc:  # music21 raises many types (ConverterException, ParseError, MusicXMLImportException...)
+    except Exception as exc:
         raise ScoreError(p, f"cannot be parsed as MusicXML ({type(exc).__name__}: {exc})") from exc
     if not hasattr(score, "parts"):
         raise ScoreError(p, f"parsed to a {type(score).__name__}, not a score")
@@ -305,9 +304,8 @@ def _read_musicxml(p: Path, *, expand_repeats: bool, grace_notes: bool, default_
         except Exception as exc:
             raise ScoreError(p, f"repeats cannot be expanded ({type(exc).__name__}: {exc})") from exc
     q, secs, qps = _tempo_map(score, default_qpm)
-    rows: dict[
-        tuple[float, int, int], list
-    ] = {}  # (onset, pitch, part) -> [onset, end, pitch, velocity, part]
+    # (onset, pitch, part) -> [onset, end, pitch, velocity, part], onset and end in quarter notes
+    rows: dict[tuple[float, int, int], list] = {}
     parts = list(score.parts) or [score]
     for pi, part in enumerate(parts):
         base = float(part.getOffsetInHierarchy(score)) if part is not score else 0.0
