@@ -260,9 +260,9 @@ def tiny_corpora(tmp_path_factory):
     base = tmp_path_factory.mktemp("demo")
     times = {}
     out = {}
-    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+    for name, seed, p_transpose in (("a", 0, 0.0), ("b", 0, 0.0), ("c", 1, 1.0)):
         t0 = time.perf_counter()
-        out[name] = build_demo_corpus(base / name, size="tiny", seed=seed)
+        out[name] = build_demo_corpus(base / name, size="tiny", seed=seed, p_transpose=p_transpose)
         times[name] = time.perf_counter() - t0
     return out, times
 
@@ -293,6 +293,33 @@ def test_demo_layout_and_manifest(tiny_corpora):
     line = (wdir / work["score"]["annotations"]).read_text().splitlines()[0].split("\t")
     assert len(line) == 3 and line[0] == line[1] and line[2] in ("db", "b")
     assert len(line[0].split(".")[1]) == 6
+
+
+def test_demo_manifest_rows_match_the_folder(tiny_corpora):
+    roots, _ = tiny_corpora
+    root = roots["a"]
+    man = yaml.safe_load((root / "manifest.yaml").read_text())
+    rows = man["versions"]
+    assert len(rows) == 3  # score + 2 audio versions
+    on_disk = sorted(p.relative_to(root).as_posix() for p in root.glob("*/*")
+                     if p.suffix in (".flac", ".mid"))
+    assert sorted(r["path"] for r in rows) == on_disk
+    for r in rows:
+        assert (root / r["beats"]).is_file() and (root / r["notes"]).is_file()
+        assert r["kind"] == ("score" if r["path"].endswith(".mid") else "audio")
+
+
+def test_demo_reads_as_a_corpus(tiny_corpora):
+    manifest = pytest.importorskip("alignkit.corpus.manifest")
+    roots, _ = tiny_corpora
+    corpus = manifest.load_corpus(roots["a"])
+    versions = list(corpus)
+    assert len(versions) == 3
+    assert sorted(v.kind for v in versions) == ["audio", "audio", "score"]
+    for v in versions:
+        assert set(v.annotations) == {"beats", "notes"}
+    audio = [v for v in versions if v.kind == "audio"]
+    assert {v.meta["transpose"] for v in audio} == {0}
 
 
 def test_demo_is_deterministic_by_seed(tiny_corpora):
@@ -343,6 +370,32 @@ def test_demo_ground_truth_is_consistent(tiny_corpora):
         assert np.all(np.diff(notes[order, 0]) >= -2e-6)
 
 
+def _pitch_class_profile(pitches: np.ndarray, durations: np.ndarray) -> np.ndarray:
+    prof = np.bincount(pitches.astype(int) % 12, weights=durations, minlength=12)
+    return prof / np.linalg.norm(prof)
+
+
+def test_demo_transposition_is_in_audio_and_annotations(tiny_corpora):
+    import librosa
+    import soundfile as sf
+
+    roots, _ = tiny_corpora
+    root = roots["c"]  # built with p_transpose=1: every version transposed
+    man = yaml.safe_load((root / "manifest.yaml").read_text())
+    work = man["works"][0]
+    score = _read_notes_csv(root / work["id"] / "score_notes.csv")
+    for v in work["versions"]:
+        assert v["transpose"] in (-2, -1, 1, 2)
+        notes = _read_notes_csv(root / work["id"] / v["notes"])
+        np.testing.assert_array_equal(notes[:, 2], score[:, 2] + v["transpose"])
+        y, sr = sf.read(root / work["id"] / v["file"], dtype="float32")
+        chroma = librosa.feature.chroma_stft(y=y, sr=sr, n_fft=4096, hop_length=2048).mean(1)
+        chroma /= np.linalg.norm(chroma)
+        played = _pitch_class_profile(notes[:, 2], notes[:, 1])
+        unshifted = _pitch_class_profile(score[:, 2], score[:, 1])
+        assert chroma @ played > chroma @ unshifted + 0.05, (v["id"], chroma @ played, chroma @ unshifted)
+
+
 def test_demo_onsets_match_audio(tiny_corpora):
     import soundfile as sf
 
@@ -363,6 +416,20 @@ def test_demo_onsets_match_audio(tiny_corpora):
     # a renderer 40 ms late would fail the same check
     late = nearest_signed(det, onsets + 0.04)
     assert np.median(np.abs(late)) > 0.010
+
+
+def test_demo_parallel_build_equals_serial(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    kw = {"n_works": 2, "n_versions": 1, "excerpt": 4.0, "seed": 5}
+    a = build_demo_corpus(tmp_path / "serial", **kw)
+    with ThreadPoolExecutor(2) as ex:
+        b = build_demo_corpus(tmp_path / "parallel", executor=ex, **kw)
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert len(files) == 1 + 2 * 6
+    assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    for rel in files:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
 
 
 def test_demo_rebuild_is_skipped_when_unchanged(tiny_corpora, tmp_path):

@@ -32,7 +32,7 @@ import numpy as np
 
 from alignkit.exceptions import AnnotationError, CorpusError, ParameterError, ScoreError
 from alignkit.io.notes import Notes
-from alignkit.synth.demo import write_notes_csv
+from alignkit.synth.demo import _flat_versions, write_notes_csv
 from alignkit.synth.render import render_notes
 
 __all__ = ["render_asap", "read_midi_notes", "apply_sustain_pedal", "asap_work_id"]
@@ -334,6 +334,7 @@ def render_asap(
                   "and <version>_notes.csv; score version: score.mid, score_annotations.txt, "
                   "score_notes.csv",
         "works": works,
+        "versions": _flat_versions(works),
     }
     tmp = manifest_path.with_suffix(".yaml.tmp")
     tmp.write_text(yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True), encoding="utf-8")

@@ -27,6 +27,7 @@ prefix of a larger one with the same seed.
 from __future__ import annotations
 
 import os
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -184,19 +185,37 @@ def load_music21_score(source: str, *, bpm: float, max_duration: float | None = 
 
     start, end, pitch, inst = [], [], [], []
     for pi, part in enumerate(score.parts):
-        flat = part.stripTies().flatten()
-        for el in flat.notes:
+        # ties merged by hand (music21's stripTies deep-copies the whole score: seconds per work)
+        open_ties: dict[int, int] = {}  # midi pitch -> index of the note a tie continues
+        for el in part.flatten().notes:
             if el.duration.isGrace or el.quarterLength <= 0:
                 continue
             on = Fraction(el.offset)
             if on >= cut_q:
                 continue
             off = min(on + Fraction(el.quarterLength), cut_q)
-            for p in el.pitches:
+            members = el.notes if el.isChord else (el,)
+            for n in members:
+                if not hasattr(n, "pitch"):
+                    continue
+                midi = int(n.pitch.midi)
+                tie = n.tie.type if n.tie is not None else None
+                k = open_ties.get(midi)
+                # a tie continues the open note of that pitch only where it ends (same voice)
+                contiguous = k is not None and abs(end[k] - float(on * sec_per_q)) < 1e-9
+                if tie in ("continue", "stop") and contiguous:
+                    end[k] = max(end[k], float(off * sec_per_q))
+                    if tie == "stop":
+                        del open_ties[midi]
+                    continue
                 start.append(float(on * sec_per_q))
                 end.append(float(off * sec_per_q))
-                pitch.append(int(p.midi))
+                pitch.append(midi)
                 inst.append(pi)
+                if tie in ("start", "continue"):
+                    open_ties[midi] = len(start) - 1
+                else:
+                    open_ties.pop(midi, None)
     if not start:
         raise ScoreError(source, "no pitched notes in the excerpt")
     notes = Notes.from_arrays(start, end, pitch, velocity=np.full(len(start), 64), instrument=inst,
@@ -250,6 +269,23 @@ def write_score_midi(path: str | os.PathLike, notes: Notes, *, bpm: float, progr
         pm.instruments.append(track)
     pm.write(str(path))
     return Path(path)
+
+
+def _flat_versions(works: list[dict]) -> list[dict]:
+    """One row per version (``work``, ``version``, ``path``, ``kind``, ``beats``, ``notes``, metadata).
+
+    The flat form of the manifest that :func:`alignkit.corpus.load_corpus` reads; paths are
+    relative to the corpus root.
+    """
+    rows = []
+    for w in works:
+        for v in [w["score"], *w["versions"]]:
+            row = {"work": w["id"], "version": v["id"], "path": f"{w['id']}/{v['file']}", "kind": v["kind"],
+                   "beats": f"{w['id']}/{v['annotations']}", "notes": f"{w['id']}/{v['notes']}"}
+            row.update({k: val for k, val in v.items()
+                        if k not in ("id", "file", "annotations", "notes", "kind")})
+            rows.append(row)
+    return rows
 
 
 def _chorales() -> list[str]:
@@ -353,6 +389,50 @@ def _render_version(score: ScoreExcerpt, rng: np.random.Generator, *, program, t
     return y, played, curve.to_performance(score.beats), info
 
 
+def _build_work(task) -> dict:
+    """Write one work (score version + audio versions); return its manifest entry."""
+    import soundfile as sf
+
+    root, wi, src, work_id, bpm, o = task
+    score = load_music21_score(src, bpm=bpm, max_duration=o["excerpt"])
+    wdir = Path(root) / work_id
+    wdir.mkdir(exist_ok=True)
+    write_score_midi(wdir / "score.mid", score.notes, bpm=score.bpm)
+    write_annotations(wdir / "score_annotations.txt", score.beats, score.downbeat)
+    write_notes_csv(wdir / "score_notes.csv", score.notes)
+    if o["programs"] is None:
+        prog_rng = np.random.default_rng([o["seed"], wi, 10_000])
+        order = [0] + [int(p) for p in prog_rng.permutation(DEMO_PROGRAMS)]
+    else:
+        order = list(o["programs"])
+    versions = []
+    for vi in range(o["n_versions"]):
+        rng = np.random.default_rng([o["seed"], wi, vi])
+        y, played, beats, info = _render_version(
+            score, rng, program=order[vi % len(order)], tempo_range=o["tempo_range"], lead_in=o["lead_in"],
+            p_transpose=o["p_transpose"], max_transpose=o["max_transpose"],
+            max_tuning_cents=o["max_tuning_cents"], snr_db=o["snr_db"], onset_jitter=o["onset_jitter"],
+            sr=o["sr"], synth=o["synth"], soundfont=o["soundfont"], tail=o["tail"])
+        vid = f"v{vi + 1:02d}_{info['instrument']}"
+        audio = f"{vid}.{o['audio_format']}"
+        sf.write(wdir / audio, y, o["sr"], subtype="PCM_16", format=o["audio_format"].upper())
+        write_annotations(wdir / f"{vid}_annotations.txt", beats, score.downbeat)
+        write_notes_csv(wdir / f"{vid}_notes.csv", played)
+        versions.append({"id": vid, "kind": "audio", "file": audio,
+                         "annotations": f"{vid}_annotations.txt", "notes": f"{vid}_notes.csv", **info})
+    return {
+        "id": work_id,
+        "source": score.source,
+        "nominal_bpm": score.bpm,
+        "n_measures": score.n_measures,
+        "n_beats": int(score.beats.shape[0]),
+        "score": {"id": "score", "kind": "score", "file": "score.mid",
+                  "annotations": "score_annotations.txt", "notes": "score_notes.csv",
+                  "duration": round(score.duration, 6), "n_notes": len(score.notes)},
+        "versions": versions,
+    }
+
+
 def build_demo_corpus(
     root: str | os.PathLike,
     *,
@@ -375,6 +455,7 @@ def build_demo_corpus(
     onset_jitter: float = 0.0,
     tail: float = 1.5,
     overwrite: bool = False,
+    executor: Executor | None = None,
 ) -> Path:
     """Build the demo corpus: works x rendered audio versions plus one score version per work.
 
@@ -428,6 +509,9 @@ def build_demo_corpus(
         Seconds of audio after the last note-off.
     overwrite : bool
         Rebuild even when ``root/manifest.yaml`` describes the same build.
+    executor : concurrent.futures.Executor or None
+        Builds the works in parallel through ``executor.map`` (a process pool, a Dask or Ray
+        executor); ``None`` builds them one after the other. The result is the same.
 
     Returns
     -------
@@ -444,7 +528,6 @@ def build_demo_corpus(
     CorpusError
         If ``root`` exists and is not a folder.
     """
-    import soundfile as sf
     import yaml
 
     n_works, n_versions, excerpt = _resolve_size(size, n_works, n_versions, excerpt)
@@ -498,47 +581,17 @@ def build_demo_corpus(
     if manifest_path.exists():
         manifest_path.unlink()
 
-    works_out = []
-    for wi, (src, work_id, bpm) in enumerate(_work_list(n_works)):
-        score = load_music21_score(src, bpm=bpm, max_duration=excerpt)
-        wdir = root / work_id
-        wdir.mkdir(exist_ok=True)
-        write_score_midi(wdir / "score.mid", score.notes, bpm=score.bpm)
-        write_annotations(wdir / "score_annotations.txt", score.beats, score.downbeat)
-        write_notes_csv(wdir / "score_notes.csv", score.notes)
-        prog_rng = np.random.default_rng([int(seed), wi, 10_000])
-        if programs is None:
-            order = [0] + [int(p) for p in prog_rng.permutation(DEMO_PROGRAMS)]
-        else:
-            order = list(programs)
-        versions = []
-        for vi in range(n_versions):
-            rng = np.random.default_rng([int(seed), wi, vi])
-            prog = order[vi % len(order)]
-            y, played, beats, info = _render_version(
-                score, rng, program=prog, tempo_range=tempo_range, lead_in=lead_in,
-                p_transpose=p_transpose, max_transpose=max_transpose, max_tuning_cents=max_tuning_cents,
-                snr_db=snr_db, onset_jitter=onset_jitter, sr=sr, synth=synth, soundfont=soundfont,
-                tail=tail)
-            vid = f"v{vi + 1:02d}_{info['instrument']}"
-            audio = f"{vid}.{audio_format}"
-            sf.write(wdir / audio, y, sr, subtype="PCM_16", format=audio_format.upper())
-            write_annotations(wdir / f"{vid}_annotations.txt", beats, score.downbeat)
-            write_notes_csv(wdir / f"{vid}_notes.csv", played)
-            versions.append({"id": vid, "kind": "audio", "file": audio,
-                             "annotations": f"{vid}_annotations.txt", "notes": f"{vid}_notes.csv",
-                             **info})
-        works_out.append({
-            "id": work_id,
-            "source": score.source,
-            "nominal_bpm": score.bpm,
-            "n_measures": score.n_measures,
-            "n_beats": int(score.beats.shape[0]),
-            "score": {"id": "score", "kind": "score", "file": "score.mid",
-                      "annotations": "score_annotations.txt", "notes": "score_notes.csv",
-                      "duration": round(score.duration, 6), "n_notes": len(score.notes)},
-            "versions": versions,
-        })
+    opts = {"seed": int(seed), "n_versions": n_versions, "excerpt": excerpt, "sr": int(sr),
+            "audio_format": audio_format, "synth": synth, "soundfont": soundfont, "programs": programs,
+            "tempo_range": tempo_range, "lead_in": lead_in, "snr_db": snr_db,
+            "max_tuning_cents": float(max_tuning_cents), "p_transpose": float(p_transpose),
+            "max_transpose": int(max_transpose), "onset_jitter": float(onset_jitter), "tail": float(tail)}
+    tasks = [(root, wi, src, work_id, bpm, opts)
+             for wi, (src, work_id, bpm) in enumerate(_work_list(n_works))]
+    if executor is None:
+        works_out = [_build_work(t) for t in tasks]
+    else:
+        works_out = list(executor.map(_build_work, tasks))
     manifest = {
         "name": "alignkit-demo",
         "generator": "alignkit.synth.demo.build_demo_corpus",
@@ -548,6 +601,7 @@ def build_demo_corpus(
                   "seconds) and <version>_notes.csv (start;duration;pitch;velocity;instrument); "
                   "score version: score.mid, score_annotations.txt, score_notes.csv (score seconds)",
         "works": works_out,
+        "versions": _flat_versions(works_out),
     }
     tmp = manifest_path.with_suffix(".yaml.tmp")
     tmp.write_text(yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True), encoding="utf-8")
