@@ -34,7 +34,7 @@ def brute_force(C, steps, weights, admissible=None):
         if (i, j) == (N - 1, M - 1):
             results.append((cost, list(path)))
             return
-        for (di, dj), w in zip(steps, weights):
+        for (di, dj), w in zip(steps, weights, strict=False):
             a, b = i + di, j + dj
             if a < N and b < M and ok[a, b]:
                 path.append((a, b))
@@ -51,9 +51,9 @@ def brute_force(C, steps, weights, admissible=None):
 
 def path_cost(C, path, steps, weights):
     """Total weighted cost of a path: start cell once, every other cell times its step's weight."""
-    lookup = {tuple(s): w for s, w in zip(np.asarray(steps).tolist(), weights)}
+    lookup = {tuple(s): w for s, w in zip(np.asarray(steps).tolist(), weights, strict=False)}
     total = C[path[0][0], path[0][1]]
-    for a, b in zip(path[:-1], path[1:]):
+    for a, b in zip(path[:-1], path[1:], strict=False):
         total += lookup[(int(b[0] - a[0]), int(b[1] - a[1]))] * C[b[0], b[1]]
     return total
 
@@ -103,7 +103,9 @@ def test_brute_force_all_paths(steps_name):
     for n, m in itertools.product(range(1, 7), repeat=2):
         C = rng.random((n, m))
         best, argmins = brute_force(C, steps.tolist(), weights)
-        kw = {"step_sizes": steps, "weights": weights} if steps_name == "custom" else {"step_sizes": steps_name}
+        kw = {"step_sizes": steps_name}
+        if steps_name == "custom":
+            kw = {"step_sizes": steps, "weights": weights}
         if not np.isfinite(best):
             with pytest.raises(ParameterError, match="no admissible path"):
                 dtw(C=C, **kw)
@@ -281,8 +283,8 @@ def test_around_path_equals_restricted_brute_force():
         for radius in (0, 1):
             dense = path_region(coarse, (n, m), radius).to_dense()
             ii, jj = np.indices((n, m))
-            cheb = np.min(np.maximum(np.abs(ii[..., None] - coarse[:, 0]), np.abs(jj[..., None] - coarse[:, 1])),
-                          axis=-1)
+            dist = np.maximum(np.abs(ii[..., None] - coarse[:, 0]), np.abs(jj[..., None] - coarse[:, 1]))
+            cheb = dist.min(axis=-1)
             np.testing.assert_array_equal(dense, cheb <= radius)
             best, argmins = brute_force(C, STEPS["symmetric2"][0].tolist(), STEPS["symmetric2"][1], dense)
             res = dtw(C=C, around_path=coarse, radius=radius)
@@ -327,7 +329,7 @@ def test_anchors_are_concatenated_sub_dtws(steps_name):
     pts = [(0, 0)] + anchors + [(39, 49)]
     pieces = []
     total = 0.0
-    for k, ((i0, j0), (i1, j1)) in enumerate(zip(pts[:-1], pts[1:])):
+    for k, ((i0, j0), (i1, j1)) in enumerate(zip(pts[:-1], pts[1:], strict=False)):
         sub = dtw(C=C[i0:i1 + 1, j0:j1 + 1], step_sizes=steps_name)
         p = sub.path + [i0, j0]
         pieces.append(p if k == 0 else p[1:])

@@ -22,7 +22,7 @@ def brute_force_matching(C, steps, weights):
         if i == N - 1 and cost < best[j]:
             best[j] = cost
             arg[j] = list(path)
-        for (di, dj), w in zip(steps, weights):
+        for (di, dj), w in zip(steps, weights, strict=False):
             a, b = i + di, j + dj
             if a < N and b < M:
                 path.append((a, b))
@@ -93,17 +93,17 @@ def test_top_k_finds_planted_copies_non_overlapping():
     expected = sorted([(s, s + 59) for s in planted] + [(slow_at, slow_at + 119)])
     # exact copies exactly; the doubled copy starts/ends on either of its repeated frames
     assert len(spans) == 5
-    for got, want in zip(spans, expected):
+    for got, want in zip(spans, expected, strict=False):
         tol = 1 if want[0] == slow_at else 0
         assert abs(got[0] - want[0]) <= tol and abs(got[1] - want[1]) <= tol, (got, want)
-    for a, b in zip(spans[:-1], spans[1:]):
+    for a, b in zip(spans[:-1], spans[1:], strict=False):
         assert a[1] < b[0]
     costs = [m.cost for m in res.matches]
     assert costs == sorted(costs)
     # asking for more than exist still returns non-overlapping matches only
     many = subsequence_dtw(Xq, Y, k=40, exclusion=0)
     s = sorted((m.start, m.end) for m in many.matches)
-    assert all(a[1] < b[0] for a, b in zip(s[:-1], s[1:]))
+    assert all(a[1] < b[0] for a, b in zip(s[:-1], s[1:], strict=False))
     assert {(a, b) for a, b in expected if a != slow_at} <= set(s)
 
 

@@ -105,7 +105,9 @@ def resolve_step_sizes(step_sizes, weights=None) -> tuple[str, np.ndarray, np.nd
     """
     if isinstance(step_sizes, str):
         if step_sizes not in STEP_SETS:
-            raise ParameterError(f"step_sizes={step_sizes!r} is not one of {sorted(STEP_SETS)} or an (S, 2) array")
+            raise ParameterError(
+                f"step_sizes={step_sizes!r} is not one of {sorted(STEP_SETS)} or an (S, 2) array"
+            )
         name = step_sizes
         steps, w = STEP_SETS[name]
         steps = steps.copy()
@@ -197,11 +199,12 @@ class Region:
         for i in range(self.n_rows):
             lo, hi = int(self.lo[i]), int(self.hi[i])
             if hi > lo:
-                out[i, lo:hi] = True if self.allowed is None else self.allowed[offs[i]:offs[i + 1]].astype(bool)
+                cells = True if self.allowed is None else self.allowed[offs[i]:offs[i + 1]].astype(bool)
+                out[i, lo:hi] = cells
         return out
 
     def restrict(self, lo, hi) -> Region:
-        """The cells of this region inside the ranges ``[lo, hi)`` (intersection)."""
+        """Intersect with the per-row ranges ``[lo, hi)``."""
         lo = np.maximum(np.asarray(lo, dtype=np.int64), self.lo)
         hi = np.minimum(np.asarray(hi, dtype=np.int64), self.hi)
         hi = np.maximum(hi, lo)
@@ -224,7 +227,7 @@ class Region:
         return Region(a.lo, a.hi, self.n_cols, allowed)
 
     def block(self, r0: int, r1: int, c0: int, c1: int) -> Region:
-        """The sub-region of rows ``[r0, r1)`` and columns ``[c0, c1)``, re-indexed from 0."""
+        """Cut out rows ``[r0, r1)`` and columns ``[c0, c1)``, re-indexed from 0."""
         sub = Region(self.lo[r0:r1], self.hi[r0:r1], self.n_cols,
                      None if self.allowed is None else self.allowed[self.offsets[r0]:self.offsets[r1]])
         sub = sub.restrict(np.full(r1 - r0, c0), np.full(r1 - r0, c1))
@@ -235,7 +238,7 @@ def _full_region(n: int, m: int) -> Region:
     return Region(np.zeros(n, np.int64), np.full(n, m, np.int64), m)
 
 
-def _dilate_row_ranges(rlo: np.ndarray, rhi: np.ndarray, radius: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+def _dilate_row_ranges(rlo: np.ndarray, rhi: np.ndarray, radius: int, m: int):
     """Chebyshev dilation of monotone per-row ranges ``[rlo, rhi)`` by ``radius``.
 
     ``rlo`` and ``rhi`` must be non-decreasing over the covered rows; uncovered rows have
@@ -449,9 +452,11 @@ def _run_region(prob: _Problem, reg: Region | None, steps, w, *, subseq: bool, w
         bp, last = _k.region3(x, y, C, use_c, prob.metric_code, prob.m, reg.lo, reg.hi, offs, allowed,
                               use_allowed, float(w[0]), float(w[1]), float(w[2]), subseq, acc, want_acc)
     else:
+        di = np.ascontiguousarray(steps[:, 0])
+        dj = np.ascontiguousarray(steps[:, 1])
         bp, last = _k.region(x, y, C, use_c, prob.metric_code, prob.m, reg.lo, reg.hi, offs, allowed,
-                             use_allowed, np.ascontiguousarray(steps[:, 0]), np.ascontiguousarray(steps[:, 1]),
-                             np.ascontiguousarray(w, dtype=np.float64), subseq, acc, want_acc)
+                             use_allowed, di, dj, np.ascontiguousarray(w, dtype=np.float64), subseq, acc,
+                             want_acc)
     return bp, last, (acc if want_acc else None), reg, offs
 
 
@@ -642,7 +647,9 @@ def _solve_anchored(prob: _Problem, reg: Region | None, steps, w, anchors: np.nd
         try:
             c, p, a, nc = _solve(sub, sreg, steps, w, want_acc=want_acc)
         except ParameterError as exc:
-            raise ParameterError(f"no admissible path between anchors {pts[k]} and {pts[k + 1]}: {exc}") from exc
+            raise ParameterError(
+                f"no admissible path between anchors {pts[k]} and {pts[k + 1]}: {exc}"
+            ) from exc
         p = p + np.array([i0, j0])
         offset = total
         if k > 0:

@@ -68,9 +68,11 @@ def _check_factors(factors) -> list[int]:
         if f > 1:
             out.append(int(f))
     out = sorted(set(out), reverse=True)
-    for a, b in zip(out, out[1:] + [1]):
+    for a, b in zip(out, out[1:] + [1], strict=False):
         if a % b:
-            raise ParameterError(f"factors={out}: each factor must be a multiple of the next finer one ({a} vs {b})")
+            raise ParameterError(
+                f"factors={out}: each factor must be a multiple of the next finer one ({a} vs {b})"
+            )
     return out
 
 
@@ -116,7 +118,8 @@ def multiscale_dtw(X, Y, *, metric: str = "cosine", step_sizes="symmetric2", wei
         raise ParameterError(f"radius={radius!r} must be a non-negative integer number of frames")
     radius = int(radius)
     if memory_limit is not None:
-        if isinstance(memory_limit, bool) or not isinstance(memory_limit, numbers.Real) or not memory_limit > 0:
+        bad = isinstance(memory_limit, bool) or not isinstance(memory_limit, numbers.Real)
+        if bad or not memory_limit > 0:
             raise ParameterError(f"memory_limit={memory_limit!r} must be a positive number of bytes")
         memory_limit = int(memory_limit)
 
@@ -132,7 +135,9 @@ def multiscale_dtw(X, Y, *, metric: str = "cosine", step_sizes="symmetric2", wei
             if nc * mc <= DEFAULT_COARSE_CELLS and fits:
                 break
             if nc == 1 and mc == 1:
-                raise ParameterError(f"memory_limit={memory_limit} bytes is too small for a {n} x {m} alignment")
+                raise ParameterError(
+                    f"memory_limit={memory_limit} bytes is too small for a {n} x {m} alignment"
+                )
             f *= DEFAULT_RATIO
             ladder.append(f)
         factors_ = sorted(ladder, reverse=True)
@@ -144,7 +149,8 @@ def multiscale_dtw(X, Y, *, metric: str = "cosine", step_sizes="symmetric2", wei
         need = nc * mc + _level_bytes(nc, mc, d)
         if need > memory_limit:
             raise ParameterError(
-                f"memory_limit={memory_limit} bytes: the coarsest level ({nc} x {mc}) needs about {need} bytes; "
+                f"memory_limit={memory_limit} bytes: the coarsest level ({nc} x {mc}) "
+                f"needs about {need} bytes; "
                 "use larger factors"
             )
 

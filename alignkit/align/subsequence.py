@@ -129,5 +129,7 @@ def subsequence_dtw(X=None, Y=None, *, C=None, metric: str = "cosine", step_size
         taken.append((start, end))
         candidates[max(0, start - exclusion):min(m, end + exclusion + 1)] = np.inf
     if not matches:
-        raise ParameterError(f"no admissible match of the {n}-frame query in {m} frames with step_sizes={name!r}")
+        raise ParameterError(
+            f"no admissible match of the {n}-frame query in {m} frames with step_sizes={name!r}"
+        )
     return SubsequenceResult(matching_function=delta, matches=matches, step_sizes=name)

@@ -192,22 +192,22 @@ def traceback_diag(bp, offs, N, M):
 # --------------------------------------------------------------------------- general row-range kernel
 
 @njit(cache=True, fastmath=_FM)
-def _row_local_cost(X, Y, C, use_c, metric, i, l, h, out):
-    """Local cost of cells (i, j), j in [l, h), into ``out[j]`` (float64)."""
+def _row_local_cost(X, Y, C, use_c, metric, i, jl, h, out):
+    """Local cost of cells (i, j), j in [jl, h), into ``out[j]`` (float64)."""
     if use_c:
-        for j in range(l, h):
+        for j in range(jl, h):
             out[j] = C[i, j]
         return
     D = X.shape[1]
     x = X[i]
     if metric == 0:
-        for j in range(l, h):
+        for j in range(jl, h):
             acc = np.float32(0.0)
             for d in range(D):
                 acc += x[d] * Y[j, d]
             out[j] = 1.0 - np.float64(acc)
     else:
-        for j in range(l, h):
+        for j in range(jl, h):
             acc = np.float32(0.0)
             for d in range(D):
                 t = x[d] - Y[j, d]
@@ -268,13 +268,13 @@ def region(X, Y, C, use_c, metric, M, lo, hi, offs, allowed, use_allowed, di, dj
             ph = hi[i - R]
             for j in range(pl, ph):
                 row[j] = inf
-        l = lo[i]
+        jl = lo[i]
         h = hi[i]
-        if h <= l:
+        if h <= jl:
             continue
-        _row_local_cost(X, Y, C, use_c, metric, i, l, h, lcost)
-        o = offs[i] - l
-        for j in range(l, h):
+        _row_local_cost(X, Y, C, use_c, metric, i, jl, h, lcost)
+        o = offs[i] - jl
+        for j in range(jl, h):
             if use_allowed and allowed[o + j] == 0:
                 row[j] = inf
                 bp[o + j] = UNREACHABLE
@@ -298,7 +298,7 @@ def region(X, Y, C, use_c, metric, M, lo, hi, offs, allowed, use_allowed, di, dj
             row[j] = best
             bp[o + j] = sb
         if want_acc:
-            for j in range(l, h):
+            for j in range(jl, h):
                 acc[i, j] = row[j]
     return bp, rows[(N - 1) % R].copy()
 
@@ -316,13 +316,13 @@ def region3(X, Y, C, use_c, metric, M, lo, hi, offs, allowed, use_allowed, wd, w
     pl = 0
     ph = 0
     for i in range(N):
-        l = lo[i]
+        jl = lo[i]
         h = hi[i]
-        if h > l:
-            _row_local_cost(X, Y, C, use_c, metric, i, l, h, lcost)
-            o = offs[i] - l
+        if h > jl:
+            _row_local_cost(X, Y, C, use_c, metric, i, jl, h, lcost)
+            o = offs[i] - jl
             left = inf  # accumulated cost of (i, j-1); cur is all inf here
-            for j in range(l, h):
+            for j in range(jl, h):
                 cj = lcost[j]
                 if use_allowed and allowed[o + j] == 0:
                     cur[j] = inf
@@ -353,7 +353,7 @@ def region3(X, Y, C, use_c, metric, M, lo, hi, offs, allowed, use_allowed, wd, w
                 bp[o + j] = s
                 left = best
             if want_acc:
-                for j in range(l, h):
+                for j in range(jl, h):
                     acc[i, j] = cur[j]
         # prev's range becomes stale: reset it, then swap
         for j in range(pl, ph):
@@ -361,8 +361,8 @@ def region3(X, Y, C, use_c, metric, M, lo, hi, offs, allowed, use_allowed, wd, w
         t = prev
         prev = cur
         cur = t
-        pl = l
-        ph = h if h > l else l
+        pl = jl
+        ph = h if h > jl else jl
     return bp, prev.copy()
 
 
