@@ -83,14 +83,23 @@ def test_manifest_round_trip(folder, tmp_path, ext):
 
 def test_manifest_meta_and_annotation_rows(folder):
     m = folder / "m.csv"
-    pd.DataFrame([
-        {"work": "work_a", "version": "take1", "path": "work_a/take1.wav", "performer": "X", "role": ""},
-        {"work": "work_a", "version": "take1", "path": "work_a/take1_annotations.txt", "performer": "",
-         "role": "beats"},
-    ]).to_csv(m, sep=";", index=False)
+    pd.DataFrame(
+        [
+            {"work": "work_a", "version": "take1", "path": "work_a/take1.wav", "performer": "X", "role": ""},
+            {
+                "work": "work_a",
+                "version": "take1",
+                "path": "work_a/take1_annotations.txt",
+                "performer": "",
+                "role": "beats",
+            },
+        ]
+    ).to_csv(m, sep=";", index=False)
     c = from_manifest(m)
     v = c.get("work_a", "take1")
-    assert v.meta["performer"] == "X" and v.annotations["beats"] == folder / "work_a" / "take1_annotations.txt"
+    assert (
+        v.meta["performer"] == "X" and v.annotations["beats"] == folder / "work_a" / "take1_annotations.txt"
+    )
 
 
 def _yaml_manifest(root: Path, versions, annotations=()) -> Path:
@@ -102,23 +111,56 @@ def _yaml_manifest(root: Path, versions, annotations=()) -> Path:
 @pytest.mark.parametrize(
     "versions,annotations,match",
     [
-        ([{"work": "w", "version": "v", "path": "work_a/nope.wav"}], [], r"w:v: missing file 'work_a/nope.wav'"),
-        ([{"work": "w", "version": "v", "path": "work_a/take1.aiffx"}], [], r"w:v: .*unknown extension '.aiffx'"),
-        ([{"work": "w", "version": "v", "path": "work_a/take1.wav"},
-          {"work": "w", "version": "v", "path": "work_a/take2.flac"}], [], r"w:v: duplicate version id 'v'"),
-        ([{"work": "w", "version": "v", "path": "work_a/take1.wav"}],
-         [{"work": "w", "version": "ghost", "role": "beats", "path": "work_a/take1_annotations.txt"}],
-         r"w:ghost: annotation .* for an unknown version"),
-        ([{"work": "w", "version": "v", "path": "../outside.wav"}], [], r"w:v: .*escapes the corpus root via '\.\.'"),
+        (
+            [{"work": "w", "version": "v", "path": "work_a/nope.wav"}],
+            [],
+            r"w:v: missing file 'work_a/nope.wav'",
+        ),
+        (
+            [{"work": "w", "version": "v", "path": "work_a/take1.aiffx"}],
+            [],
+            r"w:v: .*unknown extension '.aiffx'",
+        ),
+        (
+            [
+                {"work": "w", "version": "v", "path": "work_a/take1.wav"},
+                {"work": "w", "version": "v", "path": "work_a/take2.flac"},
+            ],
+            [],
+            r"w:v: duplicate version id 'v'",
+        ),
+        (
+            [{"work": "w", "version": "v", "path": "work_a/take1.wav"}],
+            [{"work": "w", "version": "ghost", "role": "beats", "path": "work_a/take1_annotations.txt"}],
+            r"w:ghost: annotation .* for an unknown version",
+        ),
+        (
+            [{"work": "w", "version": "v", "path": "../outside.wav"}],
+            [],
+            r"w:v: .*escapes the corpus root via '\.\.'",
+        ),
         ([{"work": "w", "version": "v", "path": "work_a/../../outside.wav"}], [], r"w:v: .*escapes"),
         ([{"work": "w", "version": "v", "path": "/etc/passwd.wav"}], [], r"w:v: .*is absolute"),
-        ([{"work": "w", "version": "v", "path": "work_a/link.wav"}], [], r"w:v: .*symlink out of the corpus root"),
-        ([{"work": "w", "version": "v", "path": "work_a/take1.wav", "beats": "work_a/missing.txt"}], [],
-         r"w:v: missing file 'work_a/missing.txt' \(beats annotation\)"),
-        ([{"work": "w", "version": "", "path": "work_a/take1.wav"}], [], r"needs non-empty 'work' and 'version'"),
+        (
+            [{"work": "w", "version": "v", "path": "work_a/link.wav"}],
+            [],
+            r"w:v: .*symlink out of the corpus root",
+        ),
+        (
+            [{"work": "w", "version": "v", "path": "work_a/take1.wav", "beats": "work_a/missing.txt"}],
+            [],
+            r"w:v: missing file 'work_a/missing.txt' \(beats annotation\)",
+        ),
+        (
+            [{"work": "w", "version": "", "path": "work_a/take1.wav"}],
+            [],
+            r"needs non-empty 'work' and 'version'",
+        ),
     ],
 )
-def test_bad_manifest_cases_raise_corpus_error_naming_the_item(folder, tmp_path, versions, annotations, match):
+def test_bad_manifest_cases_raise_corpus_error_naming_the_item(
+    folder, tmp_path, versions, annotations, match
+):
     _touch(tmp_path / "outside.wav")
     os.symlink(tmp_path / "outside.wav", folder / "work_a" / "link.wav")
     with pytest.raises(CorpusError, match=match):
@@ -126,8 +168,13 @@ def test_bad_manifest_cases_raise_corpus_error_naming_the_item(folder, tmp_path,
 
 
 def test_bad_manifest_reports_all_problems_at_once(folder):
-    p = _yaml_manifest(folder, [{"work": "w", "version": "a", "path": "nope1.wav"},
-                                {"work": "w", "version": "b", "path": "nope2.wav"}])
+    p = _yaml_manifest(
+        folder,
+        [
+            {"work": "w", "version": "a", "path": "nope1.wav"},
+            {"work": "w", "version": "b", "path": "nope2.wav"},
+        ],
+    )
     with pytest.raises(CorpusError, match=r"2 problem\(s\)") as ei:
         from_manifest(p)
     assert "w:a" in str(ei.value) and "w:b" in str(ei.value)
@@ -226,7 +273,9 @@ def test_bpsd_and_wrd_naming(tmp_path):
     _touch(b / "1_Audio" / "Beethoven_Op002No1-01_WK64.wav")
     _touch(b / "1_Audio" / "Beethoven_Op002No1-01_FG58.wav")
     _touch(b / "1_Audio" / "Beethoven_Op057-01_WK64.flac")
-    _touch(b / "2_Annotations" / "ann_audio_beat" / "Beethoven_Op002No1-01_WK64.csv", b"start;beat\n0.1;1.1\n")
+    _touch(
+        b / "2_Annotations" / "ann_audio_beat" / "Beethoven_Op002No1-01_WK64.csv", b"start;beat\n0.1;1.1\n"
+    )
     c = bpsd(b)
     assert c.works() == ["Beethoven_Op002No1-01", "Beethoven_Op057-01"]
     assert c.get("Beethoven_Op002No1-01", "WK64").annotations.keys() == {"beats"}

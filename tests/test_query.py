@@ -92,11 +92,15 @@ def test_tables_and_sql(example):
     assert {"method", "work", "version_a", "version_b", "metric", "value", "tolerance_s"} <= set(ev.columns)
     n_pairs = 2 * (2 + 2)  # works x (dtw chain + linear star)
     assert len(ev) == n_pairs * (len(TOLERANCES) + 1)
-    got = r.sql("SELECT method, count(*) AS n FROM evaluation WHERE metric = 'accuracy' GROUP BY method "
-                "ORDER BY method")
+    got = r.sql(
+        "SELECT method, count(*) AS n FROM evaluation WHERE metric = 'accuracy' GROUP BY method "
+        "ORDER BY method"
+    )
     assert got.to_dict(orient="list") == {"method": ["dtw", "linear"], "n": [4 * len(TOLERANCES)] * 2}
-    j = r.sql("SELECT a.method, count(*) AS n FROM alignments a JOIN features f ON a.work = f.work AND "
-              "a.version_a = f.version GROUP BY a.method ORDER BY 1")
+    j = r.sql(
+        "SELECT a.method, count(*) AS n FROM alignments a JOIN features f ON a.work = f.work AND "
+        "a.version_a = f.version GROUP BY a.method ORDER BY 1"
+    )
     assert j.n.tolist() == [4, 4]
     f = r.failures()
     assert f.error_type.tolist() == ["FileNotFoundError"] and "file not found" in f.message.iloc[0]
@@ -170,8 +174,11 @@ def test_plot_alignment_draws_path_in_seconds(example):
     img = ax.get_images()[0].get_array()
     xa = r.features("work1", "perf1").values
     xb = r.features("work1", "perf2").values
-    expect = 1 - (xa / np.linalg.norm(xa, axis=1, keepdims=True)) @ (xb / np.linalg.norm(xb, axis=1,
-                                                                                      keepdims=True)).T
+    expect = (
+        1
+        - (xa / np.linalg.norm(xa, axis=1, keepdims=True))
+        @ (xb / np.linalg.norm(xb, axis=1, keepdims=True)).T
+    )
     np.testing.assert_allclose(img, expect, atol=1e-5)
     plt.close("all")
 
@@ -210,8 +217,14 @@ def test_error_vs_tolerance(example):
     assert len(ax.get_lines()) == 2
     plt.close("all")
     # tolerances encoded in metric names (older tables)
-    df = pd.DataFrame({"method": ["m", "m"], "metric": ["acc@50ms", "acc@100ms"], "value": [0.5, 0.8]})
+    df = pd.DataFrame(
+        {
+            "method": ["m", "m", "m"],
+            "metric": ["acc@50ms", "acc@100ms", "acc@12p5ms"],
+            "value": [0.5, 0.8, 0.25],
+        }
+    )
     t2 = tolerance_table(df)
-    assert t2.tolerance_s.tolist() == [0.05, 0.1] and t2.value.tolist() == [0.5, 0.8]
+    assert t2.tolerance_s.tolist() == [0.0125, 0.05, 0.1] and t2.value.tolist() == [0.25, 0.5, 0.8]
     with pytest.raises(ParameterError, match="several metrics"):
-        tolerance_table(pd.concat([df, df.assign(metric=["f@50ms", "f@100ms"])]))
+        tolerance_table(pd.concat([df, df.assign(metric=["f@50ms", "f@100ms", "f@1s"])]))

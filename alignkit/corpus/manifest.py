@@ -95,9 +95,12 @@ def from_folder(root: str | os.PathLike, *, name: str | None = None) -> Corpus:
                 # unknown extensions are passed on so validation reports them by name
                 records.append({"work": wdir.name, "version": f.stem, "path": rel})
     if not records:
-        raise CorpusError(f"no audio or score files found under {root} (expected <root>/<work>/<version>.<ext>)")
-    return Corpus.from_records(root, records, annotations=annotations, name=name or root.name,
-                               source=os.fspath(root))
+        raise CorpusError(
+            f"no audio or score files found under {root} (expected <root>/<work>/<version>.<ext>)"
+        )
+    return Corpus.from_records(
+        root, records, annotations=annotations, name=name or root.name, source=os.fspath(root)
+    )
 
 
 def _read_table(path: Path):
@@ -115,8 +118,13 @@ def _read_table(path: Path):
         raise CorpusError(f"cannot read manifest {path}: {exc}") from exc
 
 
-def from_manifest(path: str | os.PathLike, *, root: str | os.PathLike | None = None,
-                  name: str | None = None, check_files: bool = True) -> Corpus:
+def from_manifest(
+    path: str | os.PathLike,
+    *,
+    root: str | os.PathLike | None = None,
+    name: str | None = None,
+    check_files: bool = True,
+) -> Corpus:
     """Build a corpus from a CSV, Parquet or YAML manifest (see module docstring).
 
     Parameters
@@ -170,15 +178,27 @@ def from_manifest(path: str | os.PathLike, *, root: str | os.PathLike | None = N
     for r in rows:
         role = r.get("role")
         if role not in (None, "", "version") and not (isinstance(role, float) and role != role):
-            annotations.append({"work": r.get("work"), "version": r.get("version"), "role": role,
-                                "path": r.get("path")})
+            annotations.append(
+                {"work": r.get("work"), "version": r.get("version"), "role": role, "path": r.get("path")}
+            )
         else:
-            versions.append({k: v for k, v in r.items() if k != "role" and not (isinstance(v, str) and v == ""
-                                                                                 and k in ANNOTATION_ROLES)})
+            versions.append(
+                {
+                    k: v
+                    for k, v in r.items()
+                    if k != "role" and not (isinstance(v, str) and v == "" and k in ANNOTATION_ROLES)
+                }
+            )
     if root is None:
         root = path.parent / yaml_root if yaml_root else path.parent
-    return Corpus.from_records(root, versions, annotations=annotations, name=name or path.stem,
-                               check_files=check_files, source=os.fspath(path))
+    return Corpus.from_records(
+        root,
+        versions,
+        annotations=annotations,
+        name=name or path.stem,
+        check_files=check_files,
+        source=os.fspath(path),
+    )
 
 
 def write_manifest(corpus: Corpus, path: str | os.PathLike) -> Path:
@@ -238,8 +258,13 @@ def _looks_like_manifest(path: Path) -> bool:
 
             doc = yaml.safe_load(path.read_text(encoding="utf-8"))
             rows = doc if isinstance(doc, list) else (doc.get("versions") if isinstance(doc, dict) else None)
-            return isinstance(rows, list) and bool(rows) and isinstance(rows[0], dict) and "path" in rows[0] \
+            return (
+                isinstance(rows, list)
+                and bool(rows)
+                and isinstance(rows[0], dict)
+                and "path" in rows[0]
                 and "work" in rows[0]
+            )
         df = _read_table(path)
         return {"work", "version", "path"} <= set(df.columns)
     except Exception:  # noqa: BLE001 - not ours: fall back to scanning

@@ -96,27 +96,40 @@ class Version:
         from alignkit.io.annotations import read_annotations
 
         if role not in self.annotations:
-            raise ParameterError(f"version {self.id} has no {role!r} annotations (it has {sorted(self.annotations)})")
+            raise ParameterError(
+                f"version {self.id} has no {role!r} annotations (it has {sorted(self.annotations)})"
+            )
         ann = read_annotations(self.annotations[role])
         return ann
 
 
-def _check_relpath(rel: str, root: Path, *, item: str, what: str, check_files: bool,
-                   extensions: tuple[str, ...] | None) -> tuple[str | None, Path | None, str | None]:
+def _check_relpath(
+    rel: str, root: Path, *, item: str, what: str, check_files: bool, extensions: tuple[str, ...] | None
+) -> tuple[str | None, Path | None, str | None]:
     """Validate one path of the manifest; returns (relpath, abspath, problem)."""
     if rel is None or str(rel).strip() == "":
         return None, None, f"{item}: empty {what} path"
     s = str(rel).replace("\\", "/")
     if s.startswith("/") or os.path.isabs(str(rel)) or (len(s) > 1 and s[1] == ":"):
-        return None, None, f"{item}: {what} path {rel!r} is absolute; manifest paths must be relative to the root"
+        return (
+            None,
+            None,
+            f"{item}: {what} path {rel!r} is absolute; manifest paths must be relative to the root",
+        )
     parts = PurePosixPath(s).parts
     if ".." in parts:
         return None, None, f"{item}: {what} path {rel!r} escapes the corpus root via '..'"
     relpath = str(PurePosixPath(*parts))
     ext = PurePosixPath(relpath).suffix.lower()
     if extensions is not None and ext not in extensions:
-        return None, None, (f"{item}: {what} path {rel!r} has unknown extension {ext or '(none)'!r} "
-                            f"(expected one of {list(extensions)})")
+        return (
+            None,
+            None,
+            (
+                f"{item}: {what} path {rel!r} has unknown extension {ext or '(none)'!r} "
+                f"(expected one of {list(extensions)})"
+            ),
+        )
     ab = root / relpath
     if check_files:
         if not ab.exists():
@@ -204,9 +217,14 @@ class Corpus:
             if (work, ver) in by_id:
                 problems.append(f"{item}: duplicate version id {ver!r} in work {work!r}")
                 continue
-            relpath, ab, prob = _check_relpath(rec.pop("path", None), root, item=item, what="media",
-                                               check_files=check_files,
-                                               extensions=AUDIO_EXTENSIONS + SCORE_EXTENSIONS)
+            relpath, ab, prob = _check_relpath(
+                rec.pop("path", None),
+                root,
+                item=item,
+                what="media",
+                check_files=check_files,
+                extensions=AUDIO_EXTENSIONS + SCORE_EXTENSIONS,
+            )
             if prob:
                 problems.append(prob)
                 continue
@@ -219,15 +237,22 @@ class Corpus:
                 val = rec.pop(role, None)
                 if val is None or (isinstance(val, float) and val != val) or str(val).strip() == "":
                     continue
-                arel, aab, prob = _check_relpath(val, root, item=item, what=f"{role} annotation",
-                                                 check_files=check_files, extensions=ANNOTATION_EXTENSIONS)
+                arel, aab, prob = _check_relpath(
+                    val,
+                    root,
+                    item=item,
+                    what=f"{role} annotation",
+                    check_files=check_files,
+                    extensions=ANNOTATION_EXTENSIONS,
+                )
                 if prob:
                     problems.append(prob)
                 else:
                     ann[role] = aab
             meta = {k: v for k, v in rec.items() if not (isinstance(v, float) and v != v) and v is not None}
-            by_id[(work, ver)] = dict(work=work, version=ver, relpath=relpath, path=ab, kind=kind,
-                                      annotations=ann, meta=meta)
+            by_id[(work, ver)] = dict(
+                work=work, version=ver, relpath=relpath, path=ab, kind=kind, annotations=ann, meta=meta
+            )
         for a in annotations:
             a = dict(a)
             work, ver, role = _clean_id(a.get("work")), _clean_id(a.get("version")), a.get("role", "beats")
@@ -238,8 +263,14 @@ class Corpus:
             if role not in ANNOTATION_ROLES:
                 problems.append(f"{item}: annotation role {role!r} is not one of {list(ANNOTATION_ROLES)}")
                 continue
-            arel, aab, prob = _check_relpath(a.get("path"), root, item=item, what=f"{role} annotation",
-                                             check_files=check_files, extensions=ANNOTATION_EXTENSIONS)
+            arel, aab, prob = _check_relpath(
+                a.get("path"),
+                root,
+                item=item,
+                what=f"{role} annotation",
+                check_files=check_files,
+                extensions=ANNOTATION_EXTENSIONS,
+            )
             if prob:
                 problems.append(prob)
                 continue
@@ -284,7 +315,9 @@ class Corpus:
                 return v
         raise CorpusError(f"version {version!r} is not in work {work!r} of corpus {self.name!r}")
 
-    def pairs(self, *, work: str | None = None, reference: str | None = None) -> list[tuple[Version, Version]]:
+    def pairs(
+        self, *, work: str | None = None, reference: str | None = None
+    ) -> list[tuple[Version, Version]]:
         """Version pairs to align.
 
         Parameters
@@ -330,7 +363,9 @@ class Corpus:
 
         return write_manifest(self, path)
 
-    def subset(self, keep: Mapping[str, list[str]] | None = None, *, works: list[str] | None = None) -> Corpus:
+    def subset(
+        self, keep: Mapping[str, list[str]] | None = None, *, works: list[str] | None = None
+    ) -> Corpus:
         """Return a corpus with only some works (``works``) or some versions per work (``keep``)."""
         vs = self.items
         if works is not None:

@@ -24,16 +24,26 @@ from pathlib import Path
 from alignkit.corpus.model import AUDIO_EXTENSIONS, SCORE_EXTENSIONS, Corpus
 from alignkit.exceptions import CorpusError
 
-__all__ = ["asap", "from_naming", "winterreise", "bpsd", "wrd", "mtd", "SWD_PATTERN", "BPSD_PATTERN",
-           "WRD_PATTERN"]
+__all__ = [
+    "asap",
+    "from_naming",
+    "winterreise",
+    "bpsd",
+    "wrd",
+    "mtd",
+    "SWD_PATTERN",
+    "BPSD_PATTERN",
+    "WRD_PATTERN",
+]
 
 SWD_PATTERN = r"(?P<work>Schubert_D911-\d{2})_(?P<version>[A-Za-z0-9]+)"
 BPSD_PATTERN = r"(?P<work>Beethoven_Op\d{3}(?:No\d)?-\d{2})_(?P<version>[A-Za-z0-9]+)"
 WRD_PATTERN = r"(?P<work>Wagner_WWV086[A-D](?:-\d)?)_(?P<version>[A-Za-z0-9]+)"
 
 
-def asap(root: str | os.PathLike, *, include_xml: bool = True, skip_missing: bool = False,
-         name: str = "asap") -> Corpus:
+def asap(
+    root: str | os.PathLike, *, include_xml: bool = True, skip_missing: bool = False, name: str = "asap"
+) -> Corpus:
     """Build the (n)ASAP layout, driven by ``metadata.csv``.
 
     Parameters
@@ -73,15 +83,29 @@ def asap(root: str | os.PathLike, *, include_xml: bool = True, skip_missing: boo
         records.append(rec)
         seen_works.setdefault(work, row)
     for work, row in seen_works.items():
-        score = {"work": work, "version": "midi_score", "path": row["midi_score"], "performance": False,
-                 "composer": row.get("composer", ""), "title": row.get("title", "")}
+        score = {
+            "work": work,
+            "version": "midi_score",
+            "path": row["midi_score"],
+            "performance": False,
+            "composer": row.get("composer", ""),
+            "title": row.get("title", ""),
+        }
         if row["midi_score_annotations"]:
             score["beats"] = row["midi_score_annotations"]
         records.append(score)
         xml = row.get("xml_score", "")
         if include_xml and xml and (root / xml).is_file():
-            records.append({"work": work, "version": "xml_score", "path": xml, "performance": False,
-                            "composer": row.get("composer", ""), "title": row.get("title", "")})
+            records.append(
+                {
+                    "work": work,
+                    "version": "xml_score",
+                    "path": xml,
+                    "performance": False,
+                    "composer": row.get("composer", ""),
+                    "title": row.get("title", ""),
+                }
+            )
     return Corpus.from_records(root, records, name=name, source=os.fspath(meta_path))
 
 
@@ -94,8 +118,9 @@ def _role_from_folder(folder: str) -> str:
     return "measures"
 
 
-def from_naming(root: str | os.PathLike, pattern: str, *, name: str = "corpus",
-                score_version: str = "score") -> Corpus:
+def from_naming(
+    root: str | os.PathLike, pattern: str, *, name: str = "corpus", score_version: str = "score"
+) -> Corpus:
     """Versions named ``<work>_<version>.<ext>`` anywhere under ``root``.
 
     Parameters
@@ -132,13 +157,25 @@ def from_naming(root: str | os.PathLike, pattern: str, *, name: str = "corpus",
             if m and ext in AUDIO_EXTENSIONS + SCORE_EXTENSIONS:
                 records.append({"work": m["work"], "version": m["version"], "path": rel})
             elif m and ext in (".csv", ".tsv", ".txt"):
-                annotations.append({"work": m["work"], "version": m["version"],
-                                    "role": _role_from_folder(Path(dirpath).name), "path": rel})
+                annotations.append(
+                    {
+                        "work": m["work"],
+                        "version": m["version"],
+                        "role": _role_from_folder(Path(dirpath).name),
+                        "path": rel,
+                    }
+                )
             elif score_re is not None and ext in SCORE_EXTENSIONS and (ms := score_re.match(p.stem)):
                 records.append({"work": ms["work"], "version": score_version, "path": rel})
             elif score_re is not None and ext in (".csv", ".tsv", ".txt") and (ms := score_re.match(p.stem)):
-                annotations.append({"work": ms["work"], "version": score_version,
-                                    "role": _role_from_folder(Path(dirpath).name), "path": rel})
+                annotations.append(
+                    {
+                        "work": ms["work"],
+                        "version": score_version,
+                        "role": _role_from_folder(Path(dirpath).name),
+                        "path": rel,
+                    }
+                )
     if not records:
         raise CorpusError(f"no files matching {pattern!r} under {root}")
     return Corpus.from_records(root, records, annotations=annotations, name=name, source=os.fspath(root))
@@ -159,9 +196,15 @@ def wrd(root: str | os.PathLike, *, name: str = "wrd") -> Corpus:
     return from_naming(root, WRD_PATTERN, name=name)
 
 
-def mtd(csv_path: str | os.PathLike, *, root: str | os.PathLike | None = None,
-        audio_dir: str = "data_AUDIO", midi_dir: str = "data_EDM-corrMIDI",
-        check_files: bool = True, name: str = "mtd") -> Corpus:
+def mtd(
+    csv_path: str | os.PathLike,
+    *,
+    root: str | os.PathLike | None = None,
+    audio_dir: str = "data_AUDIO",
+    midi_dir: str = "data_EDM-corrMIDI",
+    check_files: bool = True,
+    name: str = "mtd",
+) -> Corpus:
     """Musical Theme Dataset: one work per theme occurrence, versions ``score`` and the performer.
 
     Parameters
@@ -192,16 +235,26 @@ def mtd(csv_path: str | os.PathLike, *, root: str | os.PathLike | None = None,
     records = []
     for row in df.to_dict(orient="records"):
         work = Path(row["WAV_MTD"]).stem
-        meta = {"mtd_id": row["MTDID"], "work_id": row["WorkID"], "composer": row.get("ComposerID", ""),
-                "start": _mmss(row["StartTime"]), "end": _mmss(row["EndTime"]),
-                "transposition": row.get("MidiTransposition", "")}
+        meta = {
+            "mtd_id": row["MTDID"],
+            "work_id": row["WorkID"],
+            "composer": row.get("ComposerID", ""),
+            "start": _mmss(row["StartTime"]),
+            "end": _mmss(row["EndTime"]),
+            "transposition": row.get("MidiTransposition", ""),
+        }
         records.append({"work": work, "version": "score", "path": f"{midi_dir}/{row['MIDI_EDM']}", **meta})
         perf = row["PerformanceID"] or "performance"
         if perf == "score":
             perf = "performance"
         records.append({"work": work, "version": perf, "path": f"{audio_dir}/{row['WAV_MTD']}", **meta})
-    return Corpus.from_records(root if root is not None else csv_path.parent, records, name=name,
-                               check_files=check_files, source=os.fspath(csv_path))
+    return Corpus.from_records(
+        root if root is not None else csv_path.parent,
+        records,
+        name=name,
+        check_files=check_files,
+        source=os.fspath(csv_path),
+    )
 
 
 def _mmss(s: str) -> float | None:

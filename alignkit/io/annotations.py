@@ -249,8 +249,11 @@ def read_asap_tsv(path: str | os.PathLike) -> Annotations:
         labels=tuple(labels),
         kind="beat",
         source=os.fspath(path),
-        extra={"time_signature": np.asarray(ts, dtype=object), "key": np.asarray(keys, dtype=object),
-               "columns": np.asarray(more, dtype=object)},
+        extra={
+            "time_signature": np.asarray(ts, dtype=object),
+            "key": np.asarray(keys, dtype=object),
+            "columns": np.asarray(more, dtype=object),
+        },
     )
 
 
@@ -386,8 +389,12 @@ def read_note_list(path: str | os.PathLike) -> Annotations:
         labels=tuple(str(int(p)) for p in pitch_i),
         kind="note",
         source=os.fspath(path),
-        extra={"duration": dur[order], "pitch": pitch_i, "velocity": vel.astype(np.int16)[order],
-               "instrument": inst[order]},
+        extra={
+            "duration": dur[order],
+            "pitch": pitch_i,
+            "velocity": vel.astype(np.int16)[order],
+            "instrument": inst[order],
+        },
     )
 
 

@@ -72,7 +72,7 @@ def _versions(rng: np.random.Generator, n_versions: int, duration_s: float, fram
 
 
 def _soft_around(path: np.ndarray, n: int, m: int, sigma: float = 2.0) -> np.ndarray:
-    """A synthetic soft alignment: a Gaussian ridge around the path, rows summing to 1."""
+    """Build a synthetic soft alignment: a Gaussian ridge around the path, rows summing to 1."""
     centre = np.zeros(n)
     np.add.at(centre, path[:, 0], path[:, 1])
     centre /= np.maximum(np.bincount(path[:, 0], minlength=n), 1)
@@ -81,8 +81,15 @@ def _soft_around(path: np.ndarray, n: int, m: int, sigma: float = 2.0) -> np.nda
     return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def build_example_store(uri: str | os.PathLike, *, n_works: int = 2, n_versions: int = 3, seed: int = 0,
-                        duration_s: float = 30.0, frame_rate: float = 10.0) -> ExampleTruth:
+def build_example_store(
+    uri: str | os.PathLike,
+    *,
+    n_works: int = 2,
+    n_versions: int = 3,
+    seed: int = 0,
+    duration_s: float = 30.0,
+    frame_rate: float = 10.0,
+) -> ExampleTruth:
     """Write the example results into ``uri`` (idempotent: complete items are skipped).
 
     Parameters
@@ -113,10 +120,14 @@ def build_example_store(uri: str | os.PathLike, *, n_works: int = 2, n_versions:
     if not isinstance(n_versions, int) or n_versions < 2:
         raise ParameterError(f"n_versions={n_versions!r} must be an integer >= 2")
     if not duration_s > 2 or not frame_rate > 0:
-        raise ParameterError(f"duration_s={duration_s!r} must exceed 2 and frame_rate={frame_rate!r} be positive")
+        raise ParameterError(
+            f"duration_s={duration_s!r} must exceed 2 and frame_rate={frame_rate!r} be positive"
+        )
     store = open_store(uri)
-    run_id = store.start_run(f"example-{seed}", params={"n_works": n_works, "n_versions": n_versions,
-                                                          "seed": seed, "duration_s": duration_s})
+    run_id = store.start_run(
+        f"example-{seed}",
+        params={"n_works": n_works, "n_versions": n_versions, "seed": seed, "duration_s": duration_s},
+    )
     truth = ExampleTruth(uri=os.fspath(uri), frame_rate=frame_rate)
     for wi in range(n_works):
         work = f"work{wi + 1}"
@@ -125,17 +136,32 @@ def build_example_store(uri: str | os.PathLike, *, n_works: int = 2, n_versions:
         names = list(feats)
         rec = []
         for v in names:
-            f = Features(values=feats[v], frame_rate=frame_rate, name="chroma", params={"example_seed": seed},
-                         dim_labels=tuple("C C# D D# E F F# G G# A A# B".split()))
+            f = Features(
+                values=feats[v],
+                frame_rate=frame_rate,
+                name="chroma",
+                params={"example_seed": seed},
+                dim_labels=tuple("C C# D D# E F F# G G# A A# B".split()),
+            )
             src = item_key("example", seed, work, v)
             if not store.features_complete(work, v, "chroma", source_hash=src, params_hash=f.hash):
                 store.write_features(work, v, f, source_hash=src, kind="score" if v == "score" else "audio")
-            rec.append({"work": work, "version": v, "kind": "score" if v == "score" else "audio",
-                        "duration_s": len(feats[v]) / frame_rate, "content_hash": src, "run_id": run_id,
-                        "n_annotations": len(beats[v])})
+            rec.append(
+                {
+                    "work": work,
+                    "version": v,
+                    "kind": "score" if v == "score" else "audio",
+                    "duration_s": len(feats[v]) / frame_rate,
+                    "content_hash": src,
+                    "run_id": run_id,
+                    "n_annotations": len(beats[v]),
+                }
+            )
         store.write_table_rows("recordings", rec, task_id=f"recordings-{work}")
-        pairs = {"dtw": list(zip(names[:-1], names[1:], strict=True)),
-                 "linear": [("score", v) for v in names[1:]]}
+        pairs = {
+            "dtw": list(zip(names[:-1], names[1:], strict=True)),
+            "linear": [("score", v) for v in names[1:]],
+        }
         ev = []
         for method, plist in pairs.items():
             for a, b in plist:
@@ -145,25 +171,65 @@ def build_example_store(uri: str | os.PathLike, *, n_works: int = 2, n_versions:
                     path, cost = res.path, res.cost
                 else:
                     k = np.arange(max(na, nb))
-                    path = np.stack([k * (na - 1) // max(len(k) - 1, 1), k * (nb - 1) // max(len(k) - 1, 1)], 1)
+                    path = np.stack(
+                        [k * (na - 1) // max(len(k) - 1, 1), k * (nb - 1) // max(len(k) - 1, 1)], 1
+                    )
                     cost = float("nan")
                 soft = _soft_around(path, na, nb) if (method == "dtw" and a == "score") else None
                 key = item_key(method, seed, work, a, b)
                 if not store.alignment_complete(method, work, a, b, key=key):
-                    store.write_alignment(method, work, a, b, path=path, cost=cost, frame_rate_a=frame_rate,
-                                          frame_rate_b=frame_rate, soft=soft, key=key, feature="chroma",
-                                          params={"metric": "cosine"} if method == "dtw" else {})
+                    store.write_alignment(
+                        method,
+                        work,
+                        a,
+                        b,
+                        path=path,
+                        cost=cost,
+                        frame_rate_a=frame_rate,
+                        frame_rate_b=frame_rate,
+                        soft=soft,
+                        key=key,
+                        feature="chroma",
+                        params={"metric": "cosine"} if method == "dtw" else {},
+                    )
                 est = TimeMap.from_path(path, frame_rate, frame_rate)(beats[a])
                 err = np.abs(est - beats[b])
                 for tol in TOLERANCES:
-                    ev.append({"method": method, "work": work, "version_a": a, "version_b": b,
-                               "metric": "accuracy", "tolerance_s": tol, "value": float(np.mean(err <= tol)),
-                               "n_events": len(err), "feature": "chroma", "run_id": run_id})
-                ev.append({"method": method, "work": work, "version_a": a, "version_b": b,
-                           "metric": "mean_error_s", "value": float(err.mean()), "n_events": len(err),
-                           "feature": "chroma", "run_id": run_id})
+                    ev.append(
+                        {
+                            "method": method,
+                            "work": work,
+                            "version_a": a,
+                            "version_b": b,
+                            "metric": "accuracy",
+                            "tolerance_s": tol,
+                            "value": float(np.mean(err <= tol)),
+                            "n_events": len(err),
+                            "feature": "chroma",
+                            "run_id": run_id,
+                        }
+                    )
+                ev.append(
+                    {
+                        "method": method,
+                        "work": work,
+                        "version_a": a,
+                        "version_b": b,
+                        "metric": "mean_error_s",
+                        "value": float(err.mean()),
+                        "n_events": len(err),
+                        "feature": "chroma",
+                        "run_id": run_id,
+                    }
+                )
         store.write_table_rows("evaluation", ev, task_id=f"evaluation-{work}")
-    store.record_failure("work0:missing", "extract", FileNotFoundError("example failure: file not found"),
-                         run_id=run_id, work="work0", task_id="example-failure")
+    store.record_failure(
+        "work0:missing",
+        "extract",
+        FileNotFoundError("example failure: file not found"),
+        run_id=run_id,
+        work="work0",
+        task_id="example-failure",
+    )
     store.finish_run(run_id)
     return truth

@@ -119,7 +119,7 @@ def decode(segment: str) -> str:
     i = 0
     while i < len(segment):
         if segment[i] == "~":
-            raw.append(int(segment[i + 1: i + 3], 16))
+            raw.append(int(segment[i + 1 : i + 3], 16))
             i += 3
         else:
             raw.extend(segment[i].encode())
@@ -163,8 +163,9 @@ def item_key(*parts) -> str:
     Typically ``item_key(source_content_hash, params_hash, code_version)``; an item is
     skipped on a rerun only when its stored key equals the key of the new request.
     """
-    blob = json.dumps([p if isinstance(p, (str, int, float, bool, type(None))) else repr(p) for p in parts],
-                      sort_keys=True)
+    blob = json.dumps(
+        [p if isinstance(p, (str, int, float, bool, type(None))) else repr(p) for p in parts], sort_keys=True
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 

@@ -37,8 +37,9 @@ def _cosine_cost(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return 1.0 - xn @ yn.T
 
 
-def plot_alignment(results, work: str, a: str, b: str, *, method: str | None = None,
-                   extractor: str | None = None, ax=None):
+def plot_alignment(
+    results, work: str, a: str, b: str, *, method: str | None = None, extractor: str | None = None, ax=None
+):
     """Draw the soft alignment or cost matrix of ``a`` (rows, y axis) x ``b`` (x axis) with the path.
 
     Parameters
@@ -67,8 +68,14 @@ def plot_alignment(results, work: str, a: str, b: str, *, method: str | None = N
             mat = None
     if mat is not None:
         extent = (-0.5 / fb, (mat.shape[1] - 0.5) / fb, -0.5 / fa, (mat.shape[0] - 0.5) / fa)
-        im = ax.imshow(mat, origin="lower", aspect="auto", cmap="gray_r" if label == "soft alignment" else "magma",
-                       extent=extent, interpolation="nearest")
+        im = ax.imshow(
+            mat,
+            origin="lower",
+            aspect="auto",
+            cmap="gray_r" if label == "soft alignment" else "magma",
+            extent=extent,
+            interpolation="nearest",
+        )
         ax.figure.colorbar(im, ax=ax, label=label)
     p = al.path
     ax.plot(p[:, 1] / al.frame_rate_b, p[:, 0] / al.frame_rate_a, color="tab:cyan", lw=1.5, label="path")
@@ -79,8 +86,16 @@ def plot_alignment(results, work: str, a: str, b: str, *, method: str | None = N
     return ax
 
 
-def tempo_curve(results, work: str, version: str, reference: str, *, method: str | None = None,
-                window_s: float = 4.0, hop_s: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+def tempo_curve(
+    results,
+    work: str,
+    version: str,
+    reference: str,
+    *,
+    method: str | None = None,
+    window_s: float = 4.0,
+    hop_s: float = 0.25,
+) -> tuple[np.ndarray, np.ndarray]:
     """Local tempo of ``version`` relative to ``reference``.
 
     The tempo at reference time ``t`` is ``window_s`` divided by the time ``version`` takes
@@ -106,8 +121,16 @@ def tempo_curve(results, work: str, version: str, reference: str, *, method: str
     return t, ratio
 
 
-def plot_tempo(results, work: str, version: str, reference: str, *, method: str | None = None,
-               window_s: float = 4.0, ax=None):
+def plot_tempo(
+    results,
+    work: str,
+    version: str,
+    reference: str,
+    *,
+    method: str | None = None,
+    window_s: float = 4.0,
+    ax=None,
+):
     """Plot :func:`tempo_curve` (relative tempo of ``version`` against ``reference`` time)."""
     ax = _axes(ax)
     t, r = tempo_curve(results, work, version, reference, method=method, window_s=window_s)
@@ -120,14 +143,15 @@ def plot_tempo(results, work: str, version: str, reference: str, *, method: str 
     return ax
 
 
-_TOL = re.compile(r"^(?P<base>.*?)[@_](?P<val>\d+(?:\.\d+)?)\s*(?P<unit>ms|s)$")
+_TOL = re.compile(r"^(?P<base>.*?)[@_](?P<val>\d+(?:[.p]\d+)?)\s*(?P<unit>ms|s)$")
 
 
 def tolerance_table(evaluation, *, metric: str | None = None):
     """Mean metric value per method and tolerance (seconds), from an evaluation DataFrame.
 
     Tolerances come from the ``tolerance_s`` column, or, where it is empty, from metric names
-    like ``accuracy@50ms`` / ``within_0.1s``.
+    like ``accuracy@50ms``, ``within_0.1s`` or ``within_12p5ms`` (as written by
+    :func:`alignkit.eval.metrics.error_summary`).
 
     Returns
     -------
@@ -136,7 +160,7 @@ def tolerance_table(evaluation, *, metric: str | None = None):
     """
     import pandas as pd
 
-    df = evaluation.copy()
+    df = evaluation.reset_index(drop=True).copy()
     if df.empty:
         raise StoreError("the evaluation table is empty")
     if "tolerance_s" not in df.columns:
@@ -144,7 +168,9 @@ def tolerance_table(evaluation, *, metric: str | None = None):
     base = df["metric"].astype(str)
     tol = pd.to_numeric(df["tolerance_s"], errors="coerce")
     parsed = base.str.extract(_TOL)
-    from_name = pd.to_numeric(parsed["val"], errors="coerce") * np.where(parsed["unit"] == "ms", 1e-3, 1.0)
+    from_name = pd.to_numeric(parsed["val"].str.replace("p", ".", regex=False), errors="coerce") * np.where(
+        parsed["unit"] == "ms", 1e-3, 1.0
+    )
     use_name = tol.isna() & from_name.notna()
     df["tolerance_s"] = np.where(use_name, from_name, tol)
     df["metric_base"] = np.where(use_name, parsed["base"], base)
@@ -159,8 +185,13 @@ def tolerance_table(evaluation, *, metric: str | None = None):
     if metric not in metrics:
         raise ParameterError(f"metric={metric!r} is not one of {metrics}")
     df = df[df["metric_base"] == metric]
-    out = (df.groupby(["method", "tolerance_s"], observed=True)["value"].agg(["mean", "count"]).reset_index()
-           .rename(columns={"mean": "value", "count": "n"}).sort_values(["method", "tolerance_s"]))
+    out = (
+        df.groupby(["method", "tolerance_s"], observed=True)["value"]
+        .agg(["mean", "count"])
+        .reset_index()
+        .rename(columns={"mean": "value", "count": "n"})
+        .sort_values(["method", "tolerance_s"])
+    )
     out.attrs["metric"] = metric
     return out.reset_index(drop=True)
 

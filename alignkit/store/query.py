@@ -37,7 +37,7 @@ import numpy as np
 
 from alignkit.exceptions import StoreError
 from alignkit.store import tables as _tables
-from alignkit.store.results import ResultsStore, StoredAlignment, _to_pandas
+from alignkit.store.results import ResultsStore, StoredAlignment
 
 __all__ = ["Results", "open_results"]
 
@@ -105,7 +105,9 @@ class Results:
         if rec is not None and len(rec):
             vs |= set(rec.loc[rec.work == work, "version"])
         if not vs:
-            raise StoreError(f"work {work!r} is not in the store {self.store.uri} (works: {self.works()[:10]})")
+            raise StoreError(
+                f"work {work!r} is not in the store {self.store.uri} (works: {self.works()[:10]})"
+            )
         return sorted(vs)
 
     def methods(self, work: str | None = None) -> list[str]:
@@ -120,7 +122,7 @@ class Results:
         return sorted(set(self._features().extractor))
 
     def alignments(self, work: str | None = None):
-        """Stored alignment items as a DataFrame (method, work, version_a, version_b, cost, ...)."""
+        """Return the stored alignment items as a DataFrame (method, work, version_a, version_b, ...)."""
         al = self._alignments()
         return al if work is None else al[al.work == work].reset_index(drop=True)
 
@@ -146,8 +148,11 @@ class Results:
             ft = self._features()
             avail = sorted(set(ft.loc[(ft.work == work) & (ft.version == version), "extractor"]))
             if len(avail) != 1:
-                raise StoreError(f"{work}:{version} has features {avail}; pass extractor= to choose"
-                                 if avail else f"no features stored for {work}:{version}")
+                raise StoreError(
+                    f"{work}:{version} has features {avail}; pass extractor= to choose"
+                    if avail
+                    else f"no features stored for {work}:{version}"
+                )
             extractor = avail[0]
         f = self.store.read_features(work, version, extractor)
         if as_features:
@@ -156,11 +161,22 @@ class Results:
 
         meta = self.store.features_attrs(work, version, extractor)
         dims = list(f.dim_labels) if f.dim_labels else np.arange(f.n_dims)
-        attrs = {"frame_rate": f.frame_rate, "extractor": extractor, "work": work, "version": version,
-                 "params_hash": meta.get("params_hash"), "source_hash": meta.get("source_hash"),
-                 "code_version": meta.get("code_version")}
-        return xr.DataArray(f.values, dims=("time", "dim"), coords={"time": f.times, "dim": dims},
-                            name=extractor, attrs={k: v for k, v in attrs.items() if v is not None})
+        attrs = {
+            "frame_rate": f.frame_rate,
+            "extractor": extractor,
+            "work": work,
+            "version": version,
+            "params_hash": meta.get("params_hash"),
+            "source_hash": meta.get("source_hash"),
+            "code_version": meta.get("code_version"),
+        }
+        return xr.DataArray(
+            f.values,
+            dims=("time", "dim"),
+            coords={"time": f.times, "dim": dims},
+            name=extractor,
+            attrs={k: v for k, v in attrs.items() if v is not None},
+        )
 
     # ------------------------------------------------------------------ alignments
     def _method(self, work: str, method: str | None) -> str:
@@ -170,8 +186,11 @@ class Results:
                 raise StoreError(f"method {method!r} has no alignments for work {work!r} (methods: {ms})")
             return method
         if len(ms) != 1:
-            raise StoreError(f"work {work!r} has alignments of methods {ms}; pass method= to choose"
-                             if ms else f"no alignments stored for work {work!r}")
+            raise StoreError(
+                f"work {work!r} has alignments of methods {ms}; pass method= to choose"
+                if ms
+                else f"no alignments stored for work {work!r}"
+            )
         return ms[0]
 
     def _edges(self, work: str, method: str) -> dict[str, list[tuple[str, bool]]]:
@@ -213,9 +232,13 @@ class Results:
             out.append(prev[out[-1]])
         return out[::-1]
 
-    def alignment(self, work: str, a: str, b: str, method: str | None = None, *,
-                  soft: bool = True) -> StoredAlignment:
-        """The directly stored alignment of ``a`` and ``b``, oriented A = ``a`` (swapped if stored as (b, a))."""
+    def alignment(
+        self, work: str, a: str, b: str, method: str | None = None, *, soft: bool = True
+    ) -> StoredAlignment:
+        """Return the directly stored alignment of ``a`` and ``b``, oriented A = ``a``.
+
+        A pair stored as ``(b, a)`` is returned with its path columns swapped.
+        """
         method = self._method(work, method)
         if self.store.alignment_complete(method, work, a, b):
             return self.store.read_alignment(method, work, a, b, soft=soft)
@@ -223,12 +246,24 @@ class Results:
             r = self.store.read_alignment(method, work, b, a, soft=soft)
             sm = r.soft_matrix() if soft else None
             return StoredAlignment(
-                method=method, work=work, version_a=a, version_b=b, path=r.path[:, ::-1].copy(), cost=r.cost,
-                frame_rate_a=r.frame_rate_b, frame_rate_b=r.frame_rate_a, n_frames_a=r.n_frames_b,
-                n_frames_b=r.n_frames_a, confidence=None, soft=None if sm is None else sm.T.copy(),
-                attrs={**r.attrs, "inverted": True})
-        raise StoreError(f"{work}: no {method!r} alignment of {a!r} and {b!r} stored (try path() or transfer(), "
-                         "which compose through chains)")
+                method=method,
+                work=work,
+                version_a=a,
+                version_b=b,
+                path=r.path[:, ::-1].copy(),
+                cost=r.cost,
+                frame_rate_a=r.frame_rate_b,
+                frame_rate_b=r.frame_rate_a,
+                n_frames_a=r.n_frames_b,
+                n_frames_b=r.n_frames_a,
+                confidence=None,
+                soft=None if sm is None else sm.T.copy(),
+                attrs={**r.attrs, "inverted": True},
+            )
+        raise StoreError(
+            f"{work}: no {method!r} alignment of {a!r} and {b!r} stored (try path() or transfer(), "
+            "which compose through chains)"
+        )
 
     def path(self, work: str, a: str, b: str, method: str | None = None) -> np.ndarray:
         """Warping path a -> b in frames, ``(L, 2)`` int64, column 0 in ``a``.
@@ -244,13 +279,15 @@ class Results:
         p = hops[0].path
         for prev, nxt in zip(hops[:-1], hops[1:], strict=True):
             if not np.isclose(prev.frame_rate_b, nxt.frame_rate_a):
-                raise StoreError(f"{work}: cannot compose paths through {prev.version_b!r}: frame rates "
-                                 f"{prev.frame_rate_b} and {nxt.frame_rate_a} differ; use transfer()")
+                raise StoreError(
+                    f"{work}: cannot compose paths through {prev.version_b!r}: frame rates "
+                    f"{prev.frame_rate_b} and {nxt.frame_rate_a} differ; use transfer()"
+                )
             p = compose_paths(p, nxt.path)
         return p
 
     def time_map(self, work: str, a: str, b: str, method: str | None = None):
-        """A function ``times in a (s) -> times in b (s)`` through the shortest chain of aligned pairs."""
+        """Return a function ``times in a (s) -> times in b (s)`` through the shortest aligned chain."""
         method = self._method(work, method)
         ch = self.chain(work, a, b, method)
         maps = []
@@ -260,8 +297,9 @@ class Results:
             if self.store.alignment_complete(method, work, u, v):
                 maps.append(self.store.read_alignment(method, work, u, v, soft=False).time_map(strict=True))
             else:
-                maps.append(self.store.read_alignment(method, work, v, u, soft=False).time_map(strict=True)
-                            .inverse())
+                maps.append(
+                    self.store.read_alignment(method, work, v, u, soft=False).time_map(strict=True).inverse()
+                )
 
         def f(t):
             out = np.asarray(t, dtype=np.float64)
@@ -296,15 +334,15 @@ class Results:
         return self.store.read_table(name)
 
     def evaluation(self):
-        """The ``evaluation`` table (one row per pair x metric x tolerance)."""
+        """Return the ``evaluation`` table (one row per pair x metric x tolerance)."""
         return self.table("evaluation")
 
     def failures(self):
-        """The ``failures`` table (item, stage, error type, message, time)."""
+        """Return the ``failures`` table (item, stage, error type, message, time)."""
         return self.table("failures")
 
     def runs(self):
-        """The ``runs`` table."""
+        """Return the ``runs`` table."""
         return self.table("runs")
 
     def sql(self, query: str):
@@ -325,22 +363,31 @@ class Results:
             con.close()
 
     # ------------------------------------------------------------------ plots
-    def plot_alignment(self, work: str, a: str, b: str, *, method: str | None = None,
-                       extractor: str | None = None, ax=None):
-        """Soft alignment (or cost matrix from stored features) with the path; see :mod:`~alignkit.store.plots`."""
+    def plot_alignment(
+        self, work: str, a: str, b: str, *, method: str | None = None, extractor: str | None = None, ax=None
+    ):
+        """Plot the soft alignment (or a cost matrix from stored features) with the path."""
         from alignkit.store.plots import plot_alignment
 
         return plot_alignment(self, work, a, b, method=method, extractor=extractor, ax=ax)
 
-    def plot_tempo(self, work: str, version: str, reference: str, *, method: str | None = None,
-                   window_s: float = 4.0, ax=None):
+    def plot_tempo(
+        self,
+        work: str,
+        version: str,
+        reference: str,
+        *,
+        method: str | None = None,
+        window_s: float = 4.0,
+        ax=None,
+    ):
         """Tempo curve of ``version`` relative to ``reference``; see :mod:`~alignkit.store.plots`."""
         from alignkit.store.plots import plot_tempo
 
         return plot_tempo(self, work, version, reference, method=method, window_s=window_s, ax=ax)
 
     def plot_error_vs_tolerance(self, *, metric: str | None = None, ax=None):
-        """Evaluation metric against tolerance, one curve per method; see :mod:`~alignkit.store.plots`."""
+        """Plot an evaluation metric against tolerance, one curve per method."""
         from alignkit.store.plots import plot_error_vs_tolerance
 
         return plot_error_vs_tolerance(self.evaluation(), metric=metric, ax=ax)

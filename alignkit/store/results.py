@@ -162,7 +162,7 @@ class StoredAlignment:
         return self.attrs.get("feature")
 
     def soft_matrix(self) -> np.ndarray | None:
-        """The soft alignment as a dense float32 ``(n_frames_a, n_frames_b)`` matrix (or None)."""
+        """Return the soft alignment as a dense float32 ``(n_frames_a, n_frames_b)`` matrix (or None)."""
         if self.soft is not None:
             return self.soft
         if self.soft_band is None:
@@ -172,7 +172,7 @@ class StoredAlignment:
         for i in range(self.n_frames_a):
             o = int(self.soft_offset[i])
             n = min(w, self.n_frames_b - o)
-            out[i, o:o + n] = self.soft_band[i, :n]
+            out[i, o : o + n] = self.soft_band[i, :n]
         return out
 
     def time_map(self, *, strict: bool = True):
@@ -185,8 +185,9 @@ class StoredAlignment:
 # ----------------------------------------------------------------------------- the store
 
 
-def open_store(uri: str | os.PathLike, *, storage_options: dict | None = None,
-               read_only: bool = False) -> ResultsStore:
+def open_store(
+    uri: str | os.PathLike, *, storage_options: dict | None = None, read_only: bool = False
+) -> ResultsStore:
     """Open (creating if needed) the results store at ``uri``.
 
     Parameters
@@ -204,8 +205,9 @@ def open_store(uri: str | os.PathLike, *, storage_options: dict | None = None,
 class ResultsStore:
     """Arrays and tables of one results location. See the module docstring for the API."""
 
-    def __init__(self, uri: str | os.PathLike, *, storage_options: dict | None = None,
-                 read_only: bool = False):
+    def __init__(
+        self, uri: str | os.PathLike, *, storage_options: dict | None = None, read_only: bool = False
+    ):
         import fsspec
 
         self.uri = os.fspath(uri)
@@ -252,8 +254,10 @@ class ResultsStore:
                 with self.fs.open(marker, "rb") as fh:
                     doc = json.loads(fh.read())
                 if doc.get("layout") != keys.LAYOUT_VERSION:
-                    raise StoreError(f"store {self.uri!r} has layout {doc.get('layout')!r}, "
-                                     f"this alignkit writes layout {keys.LAYOUT_VERSION}")
+                    raise StoreError(
+                        f"store {self.uri!r} has layout {doc.get('layout')!r}, "
+                        f"this alignkit writes layout {keys.LAYOUT_VERSION}"
+                    )
         except OSError as exc:
             raise StoreError(f"cannot open store {self.uri!r}: {exc}") from exc
 
@@ -268,8 +272,9 @@ class ResultsStore:
                 self._zstore_cache = LocalStore(arrays, read_only=self.read_only)
             else:
                 url = self.uri.rstrip("/") + "/" + keys.ARRAYS
-                self._zstore_cache = FsspecStore.from_url(url, storage_options=self.storage_options or None,
-                                                          read_only=self.read_only)
+                self._zstore_cache = FsspecStore.from_url(
+                    url, storage_options=self.storage_options or None, read_only=self.read_only
+                )
         return self._zstore_cache
 
     def _check_writable(self):
@@ -277,7 +282,7 @@ class ResultsStore:
             raise StoreError(f"store {self.uri!r} is open read-only")
 
     def _open_item(self, item: str):
-        """The item's Zarr group if it exists and is complete, else None."""
+        """Return the item's Zarr group if it exists and is complete, else None."""
         import zarr
 
         meta = self._item_json(item)
@@ -315,10 +320,22 @@ class ResultsStore:
         _tables.write_rows(self.fs, self.root, table, [row], task_id=keys.task_id_for(item))
 
     # ------------------------------------------------------------------ features
-    def write_features(self, work: str, version: str, features, *, source_hash: str | None,
-                       code_version: str | None = None, extractor: str | None = None, key: str | None = None,
-                       dtype: str = "float32", chunk_frames: int = 4096, source_path: str | None = None,
-                       kind: str | None = None, attrs: dict | None = None) -> str:
+    def write_features(
+        self,
+        work: str,
+        version: str,
+        features,
+        *,
+        source_hash: str | None,
+        code_version: str | None = None,
+        extractor: str | None = None,
+        key: str | None = None,
+        dtype: str = "float32",
+        chunk_frames: int = 4096,
+        source_path: str | None = None,
+        kind: str | None = None,
+        attrs: dict | None = None,
+    ) -> str:
         """Store one version's features; return the item's skip key.
 
         Parameters
@@ -351,7 +368,9 @@ class ResultsStore:
 
         self._check_writable()
         if not isinstance(features, Features):
-            raise ParameterError(f"features must be an alignkit Features object, got {type(features).__name__}")
+            raise ParameterError(
+                f"features must be an alignkit Features object, got {type(features).__name__}"
+            )
         if dtype not in ("float32", "float16"):
             raise ParameterError(f"dtype={dtype!r} is not one of ['float32', 'float16']")
         if not isinstance(chunk_frames, int) or chunk_frames < 1:
@@ -365,27 +384,63 @@ class ResultsStore:
         cv = code_version if code_version is not None else _default_code_version()
         key = key or keys.item_key(source_hash, features.hash, cv)
         item = keys.features_item(ext, work, version)
-        meta = _json_clean({
-            "work": work, "version": version, "extractor": ext, "name": features.name,
-            "frame_rate": float(features.frame_rate), "params": features.params, "params_hash": features.hash,
-            "source_hash": source_hash, "source_path": None if source_path is None else os.fspath(source_path),
-            "kind": kind, "code_version": cv, "dim_labels": None if features.dim_labels is None
-            else list(features.dim_labels), "n_frames": int(values.shape[0]), "n_dims": int(values.shape[1]),
-            "dtype": dtype, "library_versions": library_versions(), "created": _now(), "extra": attrs or {},
-        })
+        meta = _json_clean(
+            {
+                "work": work,
+                "version": version,
+                "extractor": ext,
+                "name": features.name,
+                "frame_rate": float(features.frame_rate),
+                "params": features.params,
+                "params_hash": features.hash,
+                "source_hash": source_hash,
+                "source_path": None if source_path is None else os.fspath(source_path),
+                "kind": kind,
+                "code_version": cv,
+                "dim_labels": None if features.dim_labels is None else list(features.dim_labels),
+                "n_frames": int(values.shape[0]),
+                "n_dims": int(values.shape[1]),
+                "dtype": dtype,
+                "library_versions": library_versions(),
+                "created": _now(),
+                "extra": attrs or {},
+            }
+        )
         g = self._fresh_group(item, meta)
         chunks = (min(chunk_frames, values.shape[0]), values.shape[1])
-        arr = g.create_array(keys.VALUES, shape=values.shape, chunks=chunks, dtype=dtype,
-                             dimension_names=("time", "dim"), fill_value=np.nan,
-                             attributes={"frame_rate": float(features.frame_rate), "units": "frames"})
+        arr = g.create_array(
+            keys.VALUES,
+            shape=values.shape,
+            chunks=chunks,
+            dtype=dtype,
+            dimension_names=("time", "dim"),
+            fill_value=np.nan,
+            attributes={"frame_rate": float(features.frame_rate), "units": "frames"},
+        )
         _write_blocks(arr, values.astype(dtype, copy=False), chunks[0])
-        self._stage_item_row("features", item, {
-            "work": work, "version": version, "extractor": ext, "key": key, "name": features.name,
-            "params": meta["params"], "params_hash": features.hash, "frame_rate": float(features.frame_rate),
-            "n_frames": int(values.shape[0]), "n_dims": int(values.shape[1]), "dtype": dtype,
-            "source_hash": source_hash, "source_path": meta["source_path"], "kind": kind, "code_version": cv,
-            "store_path": item, "time": _dt.datetime.now(_dt.UTC),
-        })
+        self._stage_item_row(
+            "features",
+            item,
+            {
+                "work": work,
+                "version": version,
+                "extractor": ext,
+                "key": key,
+                "name": features.name,
+                "params": meta["params"],
+                "params_hash": features.hash,
+                "frame_rate": float(features.frame_rate),
+                "n_frames": int(values.shape[0]),
+                "n_dims": int(values.shape[1]),
+                "dtype": dtype,
+                "source_hash": source_hash,
+                "source_path": meta["source_path"],
+                "kind": kind,
+                "code_version": cv,
+                "store_path": item,
+                "time": _dt.datetime.now(_dt.UTC),
+            },
+        )
         self._mark_complete(g, key)
         return key
 
@@ -397,9 +452,17 @@ class ResultsStore:
         at = js.get("attributes", {})
         return at.get(keys.ATTR_KEY) if at.get(keys.ATTR_COMPLETE) else None
 
-    def features_complete(self, work: str, version: str, extractor: str, *, key: str | None = None,
-                          source_hash: str | None = None, params_hash: str | None = None,
-                          code_version: str | None = None) -> bool:
+    def features_complete(
+        self,
+        work: str,
+        version: str,
+        extractor: str,
+        *,
+        key: str | None = None,
+        source_hash: str | None = None,
+        params_hash: str | None = None,
+        code_version: str | None = None,
+    ) -> bool:
         """Whether a complete features item exists and matches.
 
         Pass either the skip ``key`` or its parts (``source_hash``, ``params_hash``,
@@ -419,7 +482,7 @@ class ResultsStore:
         return self.features_complete(work, version, extractor, key=key)
 
     def features_attrs(self, work: str, version: str, extractor: str) -> dict:
-        """Stored metadata of a complete features item."""
+        """Return the stored metadata of a complete features item."""
         js = self._item_json(keys.features_item(extractor, work, version))
         if js is None or not js.get("attributes", {}).get(keys.ATTR_COMPLETE):
             raise StoreError(f"features {extractor!r} of {work}:{version} are missing from {self.uri}")
@@ -441,17 +504,41 @@ class ResultsStore:
         meta = g.attrs[keys.ATTR_META]
         vals = np.asarray(g[keys.VALUES][...], dtype=np.float32)
         labels = meta.get("dim_labels")
-        return Features(values=vals, frame_rate=float(meta["frame_rate"]), name=meta["name"],
-                        params=dict(meta.get("params") or {}), dim_labels=tuple(labels) if labels else None)
+        return Features(
+            values=vals,
+            frame_rate=float(meta["frame_rate"]),
+            name=meta["name"],
+            params=dict(meta.get("params") or {}),
+            dim_labels=tuple(labels) if labels else None,
+        )
 
     # ------------------------------------------------------------------ alignments
-    def write_alignment(self, method: str, work: str, version_a: str, version_b: str, result=None, *,
-                        path=None, cost: float | None = None, frame_rate_a: float, frame_rate_b: float,
-                        soft=None, confidence=None, attrs: dict | None = None, key: str | None = None,
-                        input_hash: str | None = None, params: dict | None = None, options: dict | None = None,
-                        feature: str | None = None, code_version: str | None = None,
-                        n_frames_a: int | None = None, n_frames_b: int | None = None,
-                        soft_cap: int = 2 ** 24, soft_half_width: int = 32) -> str:
+    def write_alignment(
+        self,
+        method: str,
+        work: str,
+        version_a: str,
+        version_b: str,
+        result=None,
+        *,
+        path=None,
+        cost: float | None = None,
+        frame_rate_a: float,
+        frame_rate_b: float,
+        soft=None,
+        confidence=None,
+        attrs: dict | None = None,
+        key: str | None = None,
+        input_hash: str | None = None,
+        params: dict | None = None,
+        options: dict | None = None,
+        feature: str | None = None,
+        code_version: str | None = None,
+        n_frames_a: int | None = None,
+        n_frames_b: int | None = None,
+        soft_cap: int = 2**24,
+        soft_half_width: int = 32,
+    ) -> str:
         """Store one pair's alignment; return the item's skip key.
 
         Parameters
@@ -497,7 +584,7 @@ class ResultsStore:
         if path is None:
             raise ParameterError("write_alignment needs a path (or a result with one)")
         p = validate_path(path, continuous=False, boundary=False)
-        if p.max() >= 2 ** 31:
+        if p.max() >= 2**31:
             raise ParameterError("path indices exceed the int32 range")
         cost = float("nan") if cost is None else float(cost)
         if not np.isfinite(cost) and not np.isnan(cost):
@@ -529,41 +616,102 @@ class ResultsStore:
         key = key or keys.item_key(input_hash, ph, cv)
         item = keys.alignment_item(method, work, version_a, version_b)
         soft_mode = "none" if soft is None else ("dense" if soft.size <= soft_cap else "banded")
-        meta = _json_clean({
-            "method": method, "work": work, "version_a": version_a, "version_b": version_b, "cost": cost,
-            "frame_rate_a": float(frame_rate_a), "frame_rate_b": float(frame_rate_b),
-            "n_frames_a": n_frames_a, "n_frames_b": n_frames_b, "path_length": int(len(p)),
-            "params": params, "params_hash": ph, "input_hash": input_hash, "feature": feature,
-            "code_version": cv, "soft": soft_mode, "library_versions": library_versions(),
-            "created": _now(), "extra": attrs or {},
-        })
+        meta = _json_clean(
+            {
+                "method": method,
+                "work": work,
+                "version_a": version_a,
+                "version_b": version_b,
+                "cost": cost,
+                "frame_rate_a": float(frame_rate_a),
+                "frame_rate_b": float(frame_rate_b),
+                "n_frames_a": n_frames_a,
+                "n_frames_b": n_frames_b,
+                "path_length": int(len(p)),
+                "params": params,
+                "params_hash": ph,
+                "input_hash": input_hash,
+                "feature": feature,
+                "code_version": cv,
+                "soft": soft_mode,
+                "library_versions": library_versions(),
+                "created": _now(),
+                "extra": attrs or {},
+            }
+        )
         g = self._fresh_group(item, meta)
-        pa_ = g.create_array(keys.PATH, shape=p.shape, chunks=(min(len(p), 65536), 2), dtype="int32",
-                             dimension_names=("step", "axis"), fill_value=-1)
+        pa_ = g.create_array(
+            keys.PATH,
+            shape=p.shape,
+            chunks=(min(len(p), 65536), 2),
+            dtype="int32",
+            dimension_names=("step", "axis"),
+            fill_value=-1,
+        )
         _write_blocks(pa_, p.astype(np.int32), 65536)
         if confidence is not None:
-            c = g.create_array(keys.CONFIDENCE, shape=confidence.shape, chunks=(min(n_frames_a, 65536),),
-                               dtype="float32", dimension_names=("time_a",), fill_value=np.nan)
+            c = g.create_array(
+                keys.CONFIDENCE,
+                shape=confidence.shape,
+                chunks=(min(n_frames_a, 65536),),
+                dtype="float32",
+                dimension_names=("time_a",),
+                fill_value=np.nan,
+            )
             c[...] = confidence
         if soft_mode == "dense":
-            s = g.create_array(keys.SOFT, shape=soft.shape, chunks=(min(512, n_frames_a), min(512, n_frames_b)),
-                               dtype="float16", dimension_names=("time_a", "time_b"), fill_value=0.0)
+            s = g.create_array(
+                keys.SOFT,
+                shape=soft.shape,
+                chunks=(min(512, n_frames_a), min(512, n_frames_b)),
+                dtype="float16",
+                dimension_names=("time_a", "time_b"),
+                fill_value=0.0,
+            )
             _write_blocks(s, soft.astype(np.float16), 512)
         elif soft_mode == "banded":
             band, offset = _band(soft, p, soft_half_width)
-            s = g.create_array(keys.SOFT_BAND, shape=band.shape, chunks=(min(4096, n_frames_a), band.shape[1]),
-                               dtype="float16", dimension_names=("time_a", "band"), fill_value=0.0)
+            s = g.create_array(
+                keys.SOFT_BAND,
+                shape=band.shape,
+                chunks=(min(4096, n_frames_a), band.shape[1]),
+                dtype="float16",
+                dimension_names=("time_a", "band"),
+                fill_value=0.0,
+            )
             _write_blocks(s, band.astype(np.float16), 4096)
-            o = g.create_array(keys.SOFT_OFFSET, shape=offset.shape, chunks=(min(65536, n_frames_a),),
-                               dtype="int32", dimension_names=("time_a",), fill_value=-1)
+            o = g.create_array(
+                keys.SOFT_OFFSET,
+                shape=offset.shape,
+                chunks=(min(65536, n_frames_a),),
+                dtype="int32",
+                dimension_names=("time_a",),
+                fill_value=-1,
+            )
             o[...] = offset
-        self._stage_item_row("alignments", item, {
-            "method": method, "work": work, "version_a": version_a, "version_b": version_b, "key": key,
-            "feature": feature, "cost": cost, "path_length": int(len(p)), "n_frames_a": n_frames_a,
-            "n_frames_b": n_frames_b, "frame_rate_a": float(frame_rate_a), "frame_rate_b": float(frame_rate_b),
-            "soft": soft_mode, "params": meta["params"], "code_version": cv, "store_path": item,
-            "time": _dt.datetime.now(_dt.UTC),
-        })
+        self._stage_item_row(
+            "alignments",
+            item,
+            {
+                "method": method,
+                "work": work,
+                "version_a": version_a,
+                "version_b": version_b,
+                "key": key,
+                "feature": feature,
+                "cost": cost,
+                "path_length": int(len(p)),
+                "n_frames_a": n_frames_a,
+                "n_frames_b": n_frames_b,
+                "frame_rate_a": float(frame_rate_a),
+                "frame_rate_b": float(frame_rate_b),
+                "soft": soft_mode,
+                "params": meta["params"],
+                "code_version": cv,
+                "store_path": item,
+                "time": _dt.datetime.now(_dt.UTC),
+            },
+        )
         self._mark_complete(g, key)
         return key
 
@@ -575,19 +723,22 @@ class ResultsStore:
         at = js.get("attributes", {})
         return at.get(keys.ATTR_KEY) if at.get(keys.ATTR_COMPLETE) else None
 
-    def alignment_complete(self, method: str, work: str, version_a: str, version_b: str, *,
-                           key: str | None = None) -> bool:
+    def alignment_complete(
+        self, method: str, work: str, version_a: str, version_b: str, *, key: str | None = None
+    ) -> bool:
         """Whether a complete alignment item exists (and, if ``key`` is given, matches it)."""
         stored = self.alignment_key(method, work, version_a, version_b)
         return stored is not None and (key is None or stored == key)
 
-    def has_alignment(self, method: str, work: str, version_a: str, version_b: str, *,
-                      key: str | None = None) -> bool:
+    def has_alignment(
+        self, method: str, work: str, version_a: str, version_b: str, *, key: str | None = None
+    ) -> bool:
         """Alias of :meth:`alignment_complete`."""
         return self.alignment_complete(method, work, version_a, version_b, key=key)
 
-    def read_alignment(self, method: str, work: str, version_a: str, version_b: str, *,
-                       soft: bool = True) -> StoredAlignment:
+    def read_alignment(
+        self, method: str, work: str, version_a: str, version_b: str, *, soft: bool = True
+    ) -> StoredAlignment:
         """Read a complete alignment item (exactly as stored: A = ``version_a``).
 
         Raises
@@ -597,7 +748,9 @@ class ResultsStore:
         """
         g = self._open_item(keys.alignment_item(method, work, version_a, version_b))
         if g is None:
-            raise StoreError(f"alignment {method!r} of {work}:{version_a}~{version_b} is missing from {self.uri}")
+            raise StoreError(
+                f"alignment {method!r} of {work}:{version_a}~{version_b} is missing from {self.uri}"
+            )
         meta = dict(g.attrs[keys.ATTR_META])
         names = set(g.array_keys())
 
@@ -605,10 +758,16 @@ class ResultsStore:
             return np.asarray(g[name][...], dtype=dtype) if name in names else None
 
         return StoredAlignment(
-            method=method, work=work, version_a=version_a, version_b=version_b,
-            path=arr(keys.PATH, np.int64), cost=float(meta["cost"]) if meta.get("cost") is not None else np.nan,
-            frame_rate_a=float(meta["frame_rate_a"]), frame_rate_b=float(meta["frame_rate_b"]),
-            n_frames_a=int(meta["n_frames_a"]), n_frames_b=int(meta["n_frames_b"]),
+            method=method,
+            work=work,
+            version_a=version_a,
+            version_b=version_b,
+            path=arr(keys.PATH, np.int64),
+            cost=float(meta["cost"]) if meta.get("cost") is not None else np.nan,
+            frame_rate_a=float(meta["frame_rate_a"]),
+            frame_rate_b=float(meta["frame_rate_b"]),
+            n_frames_a=int(meta["n_frames_a"]),
+            n_frames_b=int(meta["n_frames_b"]),
             confidence=arr(keys.CONFIDENCE, np.float32),
             soft=arr(keys.SOFT, np.float32) if soft else None,
             soft_band=arr(keys.SOFT_BAND, np.float32) if soft else None,
@@ -637,32 +796,62 @@ class ResultsStore:
             except json.JSONDecodeError:
                 continue
             if at.get(keys.ATTR_COMPLETE):
-                segs = f[len(base) + 1:].split("/")[:-1]
+                segs = f[len(base) + 1 :].split("/")[:-1]
                 out.append((tuple(keys.decode(s) for s in segs), at))
         return out
 
     def list_features(self):
-        """Complete features items: DataFrame with extractor, work, version, frame_rate, n_frames, n_dims, key."""
+        """Return the complete features items (extractor, work, version, frame rate, shape, key)."""
         import pandas as pd
 
-        rows = [{"extractor": ids[0], "work": ids[1], "version": ids[2],
-                 "frame_rate": at[keys.ATTR_META].get("frame_rate"), "n_frames": at[keys.ATTR_META].get("n_frames"),
-                 "n_dims": at[keys.ATTR_META].get("n_dims"), "key": at.get(keys.ATTR_KEY)}
-                for ids, at in self._complete_items(keys.FEATURES, 3)]
-        return pd.DataFrame(rows, columns=["extractor", "work", "version", "frame_rate", "n_frames", "n_dims",
-                                           "key"])
+        rows = [
+            {
+                "extractor": ids[0],
+                "work": ids[1],
+                "version": ids[2],
+                "frame_rate": at[keys.ATTR_META].get("frame_rate"),
+                "n_frames": at[keys.ATTR_META].get("n_frames"),
+                "n_dims": at[keys.ATTR_META].get("n_dims"),
+                "key": at.get(keys.ATTR_KEY),
+            }
+            for ids, at in self._complete_items(keys.FEATURES, 3)
+        ]
+        return pd.DataFrame(
+            rows, columns=["extractor", "work", "version", "frame_rate", "n_frames", "n_dims", "key"]
+        )
 
     def list_alignments(self):
         """Complete alignment items: DataFrame with method, work, version_a, version_b, cost, feature, key."""
         import pandas as pd
 
-        rows = [{"method": ids[0], "work": ids[1], "version_a": ids[2], "version_b": ids[3],
-                 "cost": at[keys.ATTR_META].get("cost"), "feature": at[keys.ATTR_META].get("feature"),
-                 "frame_rate_a": at[keys.ATTR_META].get("frame_rate_a"),
-                 "frame_rate_b": at[keys.ATTR_META].get("frame_rate_b"), "key": at.get(keys.ATTR_KEY)}
-                for ids, at in self._complete_items(keys.ALIGNMENTS, 4)]
-        return pd.DataFrame(rows, columns=["method", "work", "version_a", "version_b", "cost", "feature",
-                                           "frame_rate_a", "frame_rate_b", "key"])
+        rows = [
+            {
+                "method": ids[0],
+                "work": ids[1],
+                "version_a": ids[2],
+                "version_b": ids[3],
+                "cost": at[keys.ATTR_META].get("cost"),
+                "feature": at[keys.ATTR_META].get("feature"),
+                "frame_rate_a": at[keys.ATTR_META].get("frame_rate_a"),
+                "frame_rate_b": at[keys.ATTR_META].get("frame_rate_b"),
+                "key": at.get(keys.ATTR_KEY),
+            }
+            for ids, at in self._complete_items(keys.ALIGNMENTS, 4)
+        ]
+        return pd.DataFrame(
+            rows,
+            columns=[
+                "method",
+                "work",
+                "version_a",
+                "version_b",
+                "cost",
+                "feature",
+                "frame_rate_a",
+                "frame_rate_b",
+                "key",
+            ],
+        )
 
     # ------------------------------------------------------------------ tables
     def write_table_rows(self, table: str, rows, *, task_id: str) -> str:
@@ -692,36 +881,79 @@ class ResultsStore:
         """Lazy :class:`pyarrow.dataset.Dataset` over the current rows of ``table``."""
         return _tables.dataset(self.fs, self.root, table)
 
-    def record_failure(self, item: str, stage: str, error: BaseException | str, *, task_id: str | None = None,
-                       run_id: str | None = None, work: str | None = None) -> str:
+    def record_failure(
+        self,
+        item: str,
+        stage: str,
+        error: BaseException | str,
+        *,
+        task_id: str | None = None,
+        run_id: str | None = None,
+        work: str | None = None,
+    ) -> str:
         """Write one row to the ``failures`` table (error type, message, traceback, time)."""
         if isinstance(error, BaseException):
             etype, msg = type(error).__name__, str(error)
             tb = "".join(_tb.format_exception(type(error), error, error.__traceback__))[-8000:]
         else:
             etype, msg, tb = "Error", str(error), None
-        row = {"item": item, "stage": stage, "error_type": etype, "message": msg or etype,
-               "time": _dt.datetime.now(_dt.UTC), "work": work, "run_id": run_id, "traceback": tb}
+        row = {
+            "item": item,
+            "stage": stage,
+            "error_type": etype,
+            "message": msg or etype,
+            "time": _dt.datetime.now(_dt.UTC),
+            "work": work,
+            "run_id": run_id,
+            "traceback": tb,
+        }
         return self.write_table("failures", [row], task_id=task_id)
 
-    def start_run(self, run_id: str | None = None, *, params: dict | None = None, corpus: str | None = None,
-                  stage: str | None = None) -> str:
+    def start_run(
+        self,
+        run_id: str | None = None,
+        *,
+        params: dict | None = None,
+        corpus: str | None = None,
+        stage: str | None = None,
+    ) -> str:
         """Record the start of a run in the ``runs`` table; return the run id."""
         run_id = run_id or (_dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6])
-        self.write_table_rows("runs", [{
-            "run_id": run_id, "event": "start", "stage": stage, "corpus": None if corpus is None else str(corpus),
-            "params": params or {}, "versions": library_versions(), "code_version": _default_code_version(),
-            "alignkit_version": library_versions().get("alignkit"), "time": _dt.datetime.now(_dt.UTC)}],
-            task_id=f"run-{run_id}-start")
+        self.write_table_rows(
+            "runs",
+            [
+                {
+                    "run_id": run_id,
+                    "event": "start",
+                    "stage": stage,
+                    "corpus": None if corpus is None else str(corpus),
+                    "params": params or {},
+                    "versions": library_versions(),
+                    "code_version": _default_code_version(),
+                    "alignkit_version": library_versions().get("alignkit"),
+                    "time": _dt.datetime.now(_dt.UTC),
+                }
+            ],
+            task_id=f"run-{run_id}-start",
+        )
         return run_id
 
     def finish_run(self, run_id: str, *, compact: bool = True) -> dict:
         """Record the end of a run and (by default) compact the store."""
-        self.write_table_rows("runs", [{
-            "run_id": run_id, "event": "finish", "versions": library_versions(),
-            "code_version": _default_code_version(),
-            "alignkit_version": library_versions().get("alignkit"), "time": _dt.datetime.now(_dt.UTC)}],
-            task_id=f"run-{run_id}-finish")
+        self.write_table_rows(
+            "runs",
+            [
+                {
+                    "run_id": run_id,
+                    "event": "finish",
+                    "versions": library_versions(),
+                    "code_version": _default_code_version(),
+                    "alignkit_version": library_versions().get("alignkit"),
+                    "time": _dt.datetime.now(_dt.UTC),
+                }
+            ],
+            task_id=f"run-{run_id}-finish",
+        )
         return self.compact() if compact else {}
 
     def compact(self) -> dict[str, int]:
@@ -759,7 +991,7 @@ def _write_blocks(arr, values: np.ndarray, block: int) -> None:
     """Write ``values`` into ``arr`` in blocks of ``block`` rows (chunk-aligned)."""
     n = values.shape[0]
     for s in range(0, n, block):
-        arr[s:s + block] = values[s:s + block]
+        arr[s : s + block] = values[s : s + block]
 
 
 def _confidence_from_soft(soft: np.ndarray, path: np.ndarray) -> np.ndarray:
@@ -786,8 +1018,8 @@ def _band(soft: np.ndarray, path: np.ndarray, half_width: int) -> tuple[np.ndarr
     offset = np.clip(centre - half_width, 0, max(m - w, 0)).astype(np.int32)
     band = np.zeros((n, w), dtype=np.float32)
     for i in range(n):
-        seg = soft[i, offset[i]:offset[i] + w]
-        band[i, :seg.shape[0]] = seg
+        seg = soft[i, offset[i] : offset[i] + w]
+        band[i, : seg.shape[0]] = seg
     return band, offset
 
 

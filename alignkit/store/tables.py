@@ -35,8 +35,16 @@ import pyarrow.parquet as pq
 from alignkit.exceptions import ParameterError, StoreError
 from alignkit.store import keys
 
-__all__ = ["TableSpec", "TABLES", "SCHEMAS", "normalize_rows", "write_rows", "read_table", "compact_table",
-           "staging_listing"]
+__all__ = [
+    "TableSpec",
+    "TABLES",
+    "SCHEMAS",
+    "normalize_rows",
+    "write_rows",
+    "read_table",
+    "compact_table",
+    "staging_listing",
+]
 
 _TS = pa.timestamp("us", tz="UTC")
 
@@ -65,52 +73,135 @@ class TableSpec:
 
 
 TABLES: dict[str, TableSpec] = {
-    "recordings": TableSpec("recordings", pa.schema([
-        _f("work", pa.string(), True), _f("version", pa.string(), True), _f("kind", pa.string()),
-        _f("path", pa.string()), _f("content_hash", pa.string()), _f("duration_s", pa.float64()),
-        _f("sample_rate", pa.float64()), _f("n_annotations", pa.int64()), _f("run_id", pa.string()),
-        _f("task_id", pa.string(), True),
-    ]), ("work",)),
-    "features": TableSpec("features", pa.schema([
-        _f("work", pa.string(), True), _f("version", pa.string(), True), _f("extractor", pa.string(), True),
-        _f("key", pa.string(), True), _f("name", pa.string()), _f("params", pa.string()),
-        _f("params_hash", pa.string()), _f("frame_rate", pa.float64(), True), _f("n_frames", pa.int64(), True),
-        _f("n_dims", pa.int64(), True), _f("dtype", pa.string()), _f("source_hash", pa.string()),
-        _f("source_path", pa.string()), _f("kind", pa.string()), _f("code_version", pa.string()),
-        _f("store_path", pa.string(), True), _f("time", _TS), _f("task_id", pa.string(), True),
-    ]), ("work",)),
-    "alignments": TableSpec("alignments", pa.schema([
-        _f("method", pa.string(), True), _f("work", pa.string(), True), _f("version_a", pa.string(), True),
-        _f("version_b", pa.string(), True), _f("key", pa.string(), True), _f("feature", pa.string()),
-        _f("cost", pa.float64()), _f("path_length", pa.int64()), _f("n_frames_a", pa.int64()),
-        _f("n_frames_b", pa.int64()), _f("frame_rate_a", pa.float64()), _f("frame_rate_b", pa.float64()),
-        _f("soft", pa.string()), _f("params", pa.string()), _f("code_version", pa.string()),
-        _f("store_path", pa.string(), True), _f("time", _TS), _f("task_id", pa.string(), True),
-    ]), ("method", "work")),
-    "evaluation": TableSpec("evaluation", pa.schema([
-        _f("method", pa.string(), True), _f("work", pa.string(), True), _f("version_a", pa.string(), True),
-        _f("version_b", pa.string(), True), _f("metric", pa.string(), True), _f("value", pa.float64(), True),
-        _f("tolerance_s", pa.float64()), _f("n_events", pa.int64()), _f("feature", pa.string()),
-        _f("run_id", pa.string()), _f("task_id", pa.string(), True),
-    ]), ("method", "work")),
-    "failures": TableSpec("failures", pa.schema([
-        _f("item", pa.string(), True), _f("stage", pa.string(), True), _f("error_type", pa.string(), True),
-        _f("message", pa.string(), True), _f("time", _TS, True), _f("work", pa.string()),
-        _f("run_id", pa.string()), _f("traceback", pa.string()), _f("task_id", pa.string(), True),
-    ])),
-    "runs": TableSpec("runs", pa.schema([
-        _f("run_id", pa.string(), True), _f("event", pa.string()), _f("stage", pa.string()),
-        _f("corpus", pa.string()), _f("params", pa.string()), _f("versions", pa.string()),
-        _f("code_version", pa.string()), _f("alignkit_version", pa.string()), _f("time", _TS, True),
-        _f("task_id", pa.string(), True),
-    ])),
+    "recordings": TableSpec(
+        "recordings",
+        pa.schema(
+            [
+                _f("work", pa.string(), True),
+                _f("version", pa.string(), True),
+                _f("kind", pa.string()),
+                _f("path", pa.string()),
+                _f("content_hash", pa.string()),
+                _f("duration_s", pa.float64()),
+                _f("sample_rate", pa.float64()),
+                _f("n_annotations", pa.int64()),
+                _f("run_id", pa.string()),
+                _f("task_id", pa.string(), True),
+            ]
+        ),
+        ("work",),
+    ),
+    "features": TableSpec(
+        "features",
+        pa.schema(
+            [
+                _f("work", pa.string(), True),
+                _f("version", pa.string(), True),
+                _f("extractor", pa.string(), True),
+                _f("key", pa.string(), True),
+                _f("name", pa.string()),
+                _f("params", pa.string()),
+                _f("params_hash", pa.string()),
+                _f("frame_rate", pa.float64(), True),
+                _f("n_frames", pa.int64(), True),
+                _f("n_dims", pa.int64(), True),
+                _f("dtype", pa.string()),
+                _f("source_hash", pa.string()),
+                _f("source_path", pa.string()),
+                _f("kind", pa.string()),
+                _f("code_version", pa.string()),
+                _f("store_path", pa.string(), True),
+                _f("time", _TS),
+                _f("task_id", pa.string(), True),
+            ]
+        ),
+        ("work",),
+    ),
+    "alignments": TableSpec(
+        "alignments",
+        pa.schema(
+            [
+                _f("method", pa.string(), True),
+                _f("work", pa.string(), True),
+                _f("version_a", pa.string(), True),
+                _f("version_b", pa.string(), True),
+                _f("key", pa.string(), True),
+                _f("feature", pa.string()),
+                _f("cost", pa.float64()),
+                _f("path_length", pa.int64()),
+                _f("n_frames_a", pa.int64()),
+                _f("n_frames_b", pa.int64()),
+                _f("frame_rate_a", pa.float64()),
+                _f("frame_rate_b", pa.float64()),
+                _f("soft", pa.string()),
+                _f("params", pa.string()),
+                _f("code_version", pa.string()),
+                _f("store_path", pa.string(), True),
+                _f("time", _TS),
+                _f("task_id", pa.string(), True),
+            ]
+        ),
+        ("method", "work"),
+    ),
+    "evaluation": TableSpec(
+        "evaluation",
+        pa.schema(
+            [
+                _f("method", pa.string(), True),
+                _f("work", pa.string(), True),
+                _f("version_a", pa.string(), True),
+                _f("version_b", pa.string(), True),
+                _f("metric", pa.string(), True),
+                _f("value", pa.float64(), True),
+                _f("tolerance_s", pa.float64()),
+                _f("n_events", pa.int64()),
+                _f("feature", pa.string()),
+                _f("run_id", pa.string()),
+                _f("task_id", pa.string(), True),
+            ]
+        ),
+        ("method", "work"),
+    ),
+    "failures": TableSpec(
+        "failures",
+        pa.schema(
+            [
+                _f("item", pa.string(), True),
+                _f("stage", pa.string(), True),
+                _f("error_type", pa.string(), True),
+                _f("message", pa.string(), True),
+                _f("time", _TS, True),
+                _f("work", pa.string()),
+                _f("run_id", pa.string()),
+                _f("traceback", pa.string()),
+                _f("task_id", pa.string(), True),
+            ]
+        ),
+    ),
+    "runs": TableSpec(
+        "runs",
+        pa.schema(
+            [
+                _f("run_id", pa.string(), True),
+                _f("event", pa.string()),
+                _f("stage", pa.string()),
+                _f("corpus", pa.string()),
+                _f("params", pa.string()),
+                _f("versions", pa.string()),
+                _f("code_version", pa.string()),
+                _f("alignkit_version", pa.string()),
+                _f("time", _TS, True),
+                _f("task_id", pa.string(), True),
+            ]
+        ),
+    ),
 }
 SCHEMAS = {k: v.schema for k, v in TABLES.items()}
 _ALIASES = {"a": "version_a", "b": "version_b"}
 
 
 def spec(table: str) -> TableSpec:
-    """The :class:`TableSpec` of ``table``."""
+    """Return the :class:`TableSpec` of ``table``."""
     try:
         return TABLES[table]
     except KeyError:
@@ -155,7 +246,9 @@ def normalize_rows(table: str, rows, *, task_id: str) -> pa.Table:
                 r[real] = r.pop(alias)
         unknown = sorted(set(r) - names)
         if unknown:
-            raise ParameterError(f"table {table!r} row {i}: unknown columns {unknown} (schema: {sp.schema.names})")
+            raise ParameterError(
+                f"table {table!r} row {i}: unknown columns {unknown} (schema: {sp.schema.names})"
+            )
         r["task_id"] = task_id
         for k, v in list(r.items()):
             t = types[k]
@@ -220,8 +313,9 @@ def staging_listing(fs, root: str, table: str) -> dict[str, int]:
 def _partitioning(sp: TableSpec):
     if not sp.partition_by:
         return None
-    return ds.partitioning(pa.schema([sp.schema.field(c) .with_nullable(True) for c in sp.partition_by]),
-                           flavor="hive")
+    return ds.partitioning(
+        pa.schema([sp.schema.field(c).with_nullable(True) for c in sp.partition_by]), flavor="hive"
+    )
 
 
 def _marker(fs, root: str, table: str) -> dict | None:
@@ -234,15 +328,16 @@ def _marker(fs, root: str, table: str) -> dict | None:
 
 
 def dataset(fs, root: str, table: str) -> ds.Dataset:
-    """A lazy Arrow dataset over the current rows of ``table`` (empty when none)."""
+    """Return a lazy Arrow dataset over the current rows of ``table`` (empty when none)."""
     sp = spec(table)
     files = staging_listing(fs, root, table)
     mk = _marker(fs, root, table)
     schema = sp.schema
     if mk is not None and mk.get("files") == files and files:
         folder = _join(root, f"{keys.table_dir(table)}/{mk['id']}")
-        return ds.dataset(folder, filesystem=fs, format="parquet", schema=schema,
-                          partitioning=_partitioning(sp))
+        return ds.dataset(
+            folder, filesystem=fs, format="parquet", schema=schema, partitioning=_partitioning(sp)
+        )
     paths = [_join(root, f"{keys.staging_dir(table)}/{n}") for n in sorted(files)]
     if not paths:
         return ds.dataset(pa.Table.from_pylist([], schema=schema))
@@ -269,16 +364,26 @@ def compact_table(fs, root: str, table: str) -> int:
         return int(mk.get("rows", 0))
     paths = [_join(root, f"{keys.staging_dir(table)}/{n}") for n in sorted(files)]
     tab = ds.dataset(paths, filesystem=fs, format="parquet", schema=sp.schema).to_table()
-    sort_cols = [c for c in (*sp.partition_by, "version", "version_a", "version_b", "metric", "time")
-                 if c in tab.column_names]
+    sort_cols = [
+        c
+        for c in (*sp.partition_by, "version", "version_a", "version_b", "metric", "time")
+        if c in tab.column_names
+    ]
     if sort_cols:
         tab = tab.sort_by([(c, "ascending") for c in sort_cols])
     cid = "c-" + uuid.uuid4().hex[:12]
     folder = _join(root, f"{keys.table_dir(table)}/{cid}")
     fs.makedirs(folder, exist_ok=True)
     if sp.partition_by:
-        ds.write_dataset(tab, folder, filesystem=fs, format="parquet", partitioning=_partitioning(sp),
-                         basename_template="part-{i}.parquet", existing_data_behavior="overwrite_or_ignore")
+        ds.write_dataset(
+            tab,
+            folder,
+            filesystem=fs,
+            format="parquet",
+            partitioning=_partitioning(sp),
+            basename_template="part-{i}.parquet",
+            existing_data_behavior="overwrite_or_ignore",
+        )
     else:
         with fs.open(f"{folder}/part-0.parquet", "wb") as fh:
             pq.write_table(tab, fh)
