@@ -8,6 +8,7 @@ import pytest
 from alignkit.eval import (
     DEFAULT_TOLERANCES,
     alignment_errors,
+    composition_discrepancy,
     error_summary,
     linear_path,
     match_by_label,
@@ -204,6 +205,24 @@ def test_path_discrepancy_matches_brute_force_distances():
         assert d["within_2"] == pytest.approx(np.mean(d_ab <= 2))
         assert d["mean_distance"] == pytest.approx(0.5 * (d_ab.mean() + d_ba.mean()))
         assert d["max_distance"] == max(d_ab.max(), d_ba.max())
+
+
+def test_composition_discrepancy():
+    from alignkit.testing import Warp
+
+    # A's first half takes B's first 100 frames, B's first 100 take C's first 20: far from linear
+    ab = Warp(np.array([0.0, 40.0, 79.0]), np.array([0.0, 100.0, 119.0])).path()
+    bc = Warp(np.array([0.0, 100.0, 119.0]), np.array([0.0, 20.0, 89.0])).path()
+    ac_bad = linear_path(80, 90)
+    # the direct path equal to the composition agrees perfectly; the linear path does not
+    from alignkit.align.paths import compose_paths
+
+    good = composition_discrepancy(ab, bc, compose_paths(ab, bc))
+    assert good["within_0"] == 1.0 and good["mean_distance"] == 0.0
+    bad = composition_discrepancy(ab, bc, ac_bad)
+    assert bad["mean_distance"] > 1.0 and bad["within_0"] < 0.5
+    with pytest.raises(ParameterError, match="do not share B frame"):
+        composition_discrepancy(ab, bc[:50], ac_bad)
 
 
 # ---------------------------------------------------------------- retrieval

@@ -3,6 +3,7 @@
 from alignkit.eval.metrics import (
     DEFAULT_TOLERANCES,
     alignment_errors,
+    composition_discrepancy,
     error_summary,
     linear_path,
     match_by_label,
@@ -14,6 +15,7 @@ from alignkit.eval.retrieval import mean_reciprocal_rank, ranks_from_scores, top
 __all__ = [
     "DEFAULT_TOLERANCES",
     "alignment_errors",
+    "composition_discrepancy",
     "error_summary",
     "linear_path",
     "match_by_label",

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from alignkit.align.paths import TimeMap, fill_path, validate_path
+from alignkit.align.paths import TimeMap, compose_paths, fill_path, validate_path
 from alignkit.exceptions import ParameterError
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "error_summary",
     "linear_path",
     "path_discrepancy",
+    "composition_discrepancy",
 ]
 
 #: Tolerances (seconds) of :func:`error_summary`: 10, 25, 50, 100, 250, 500 and 1000 ms.
@@ -327,3 +328,30 @@ def path_discrepancy(path, ref_path, *, radii: Sequence[int] = (0, 1, 2)) -> dic
     out["mean_distance"] = float(0.5 * (d_pq.mean() + d_qp.mean()))
     out["max_distance"] = int(max(d_pq.max(), d_qp.max()))
     return out
+
+
+def composition_discrepancy(path_ab, path_bc, path_ac, *, radii: Sequence[int] = (0, 1, 2)) -> dict:
+    """Consistency of three pairwise alignments: A -> B -> C composed against A -> C.
+
+    Aligning three versions pairwise, the composition of A -> B and B -> C should agree with
+    the direct A -> C path; a large discrepancy flags at least one bad alignment without any
+    ground truth.
+
+    Parameters
+    ----------
+    path_ab, path_bc, path_ac : array-like [shape=(L, 2)]
+        Global paths A -> B, B -> C, A -> C (frames).
+    radii : sequence of int
+        As in :func:`path_discrepancy`.
+
+    Returns
+    -------
+    dict
+        :func:`path_discrepancy` of ``compose_paths(path_ab, path_bc)`` against ``path_ac``.
+
+    Raises
+    ------
+    ParameterError
+        Malformed paths, or ``path_bc`` not covering ``path_ab``'s B frames.
+    """
+    return path_discrepancy(compose_paths(path_ab, path_bc), path_ac, radii=radii)
