@@ -192,6 +192,16 @@ def test_fused_feature_kernel_equals_cost_matrix_kernel(metric, d):
     assert fused.n_cells == 311 * 257
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (1, 5), (6, 1), (2, 3), (7, 2), (1500, 3)])
+def test_fused_kernel_edge_shapes(shape):
+    rng = np.random.default_rng(sum(shape))
+    X, Y = rng.random((shape[0], 3)), rng.random((shape[1], 3))
+    a = dtw(X, Y, metric="sqeuclidean")
+    b = dtw(C=cost_matrix(X, Y, metric="sqeuclidean"))
+    np.testing.assert_array_equal(a.path, b.path)
+    assert a.cost == pytest.approx(b.cost, rel=1e-5)
+
+
 def test_accumulated_matches_a_plain_float64_loop():
     rng = np.random.default_rng(2)
     C = rng.random((23, 31))

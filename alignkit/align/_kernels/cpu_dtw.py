@@ -36,63 +36,116 @@ _BLOCK = 1024  # cells per block of an anti-diagonal in full_diag
 # --------------------------------------------------------------------------- full DTW, anti-diagonals
 
 @njit(cache=True, fastmath=_FM)
-def _diag_local_cost(XT, YrT, metric, i0, y0, n, out):
-    """Local cost of ``n`` consecutive cells of an anti-diagonal into ``out[:n]``.
+def _dot8(o, XT, YrT, d, i0, y0, n, first):
+    """``o[t] (+)= sum over 8 rows d.. of XT[., i0 + t] * YrT[., y0 + t]``."""
+    x0 = XT[d, i0:i0 + n]
+    x1 = XT[d + 1, i0:i0 + n]
+    x2 = XT[d + 2, i0:i0 + n]
+    x3 = XT[d + 3, i0:i0 + n]
+    x4 = XT[d + 4, i0:i0 + n]
+    x5 = XT[d + 5, i0:i0 + n]
+    x6 = XT[d + 6, i0:i0 + n]
+    x7 = XT[d + 7, i0:i0 + n]
+    y0_ = YrT[d, y0:y0 + n]
+    y1 = YrT[d + 1, y0:y0 + n]
+    y2 = YrT[d + 2, y0:y0 + n]
+    y3 = YrT[d + 3, y0:y0 + n]
+    y4 = YrT[d + 4, y0:y0 + n]
+    y5 = YrT[d + 5, y0:y0 + n]
+    y6 = YrT[d + 6, y0:y0 + n]
+    y7 = YrT[d + 7, y0:y0 + n]
+    if first:
+        for t in range(n):
+            o[t] = ((x0[t] * y0_[t] + x1[t] * y1[t]) + (x2[t] * y2[t] + x3[t] * y3[t])) + \
+                ((x4[t] * y4[t] + x5[t] * y5[t]) + (x6[t] * y6[t] + x7[t] * y7[t]))
+    else:
+        for t in range(n):
+            o[t] += ((x0[t] * y0_[t] + x1[t] * y1[t]) + (x2[t] * y2[t] + x3[t] * y3[t])) + \
+                ((x4[t] * y4[t] + x5[t] * y5[t]) + (x6[t] * y6[t] + x7[t] * y7[t]))
 
-    Cell ``t`` pairs column ``i0 + t`` of ``XT`` with column ``y0 + t`` of ``YrT``. The
-    feature dimension is padded to a multiple of 4 and handled 4 rows at a time, so the
-    zero-based ``t`` loops vectorise and ``out`` is touched ``D / 4`` times, not ``D``.
+
+@njit(cache=True, fastmath=_FM)
+def _dot4(o, XT, YrT, d, i0, y0, n, first):
+    """``o[t] (+)= sum over 4 rows d.. of XT[., i0 + t] * YrT[., y0 + t]``."""
+    x0 = XT[d, i0:i0 + n]
+    x1 = XT[d + 1, i0:i0 + n]
+    x2 = XT[d + 2, i0:i0 + n]
+    x3 = XT[d + 3, i0:i0 + n]
+    y0_ = YrT[d, y0:y0 + n]
+    y1 = YrT[d + 1, y0:y0 + n]
+    y2 = YrT[d + 2, y0:y0 + n]
+    y3 = YrT[d + 3, y0:y0 + n]
+    if first:
+        for t in range(n):
+            o[t] = (x0[t] * y0_[t] + x1[t] * y1[t]) + (x2[t] * y2[t] + x3[t] * y3[t])
+    else:
+        for t in range(n):
+            o[t] += (x0[t] * y0_[t] + x1[t] * y1[t]) + (x2[t] * y2[t] + x3[t] * y3[t])
+
+
+@njit(cache=True, fastmath=_FM)
+def _sq4(o, XT, YrT, d, i0, y0, n, first):
+    """``o[t] (+)= squared distance over 4 rows d.. of XT[., i0 + t] and YrT[., y0 + t]``."""
+    x0 = XT[d, i0:i0 + n]
+    x1 = XT[d + 1, i0:i0 + n]
+    x2 = XT[d + 2, i0:i0 + n]
+    x3 = XT[d + 3, i0:i0 + n]
+    y0_ = YrT[d, y0:y0 + n]
+    y1 = YrT[d + 1, y0:y0 + n]
+    y2 = YrT[d + 2, y0:y0 + n]
+    y3 = YrT[d + 3, y0:y0 + n]
+    for t in range(n):
+        u0 = x0[t] - y0_[t]
+        u1 = x1[t] - y1[t]
+        u2 = x2[t] - y2[t]
+        u3 = x3[t] - y3[t]
+        v = (u0 * u0 + u1 * u1) + (u2 * u2 + u3 * u3)
+        if first:
+            o[t] = v
+        else:
+            o[t] += v
+
+
+@njit(cache=True, fastmath=_FM)
+def _diag_local_cost(XT, YrT, metric, i0, y0, n, out):
+    """Raw local cost term of ``n`` consecutive cells of an anti-diagonal into ``out[:n]``.
+
+    Cell ``t`` pairs column ``i0 + t`` of ``XT`` with column ``y0 + t`` of ``YrT``. For the
+    cosine metric this is the dot product (the cost is ``1 - out``, applied by
+    :func:`_diag_step`); otherwise the (squared) euclidean distance. The feature dimension
+    is padded to a multiple of 4 and handled 8 or 4 rows per pass, so the zero-based ``t``
+    loops vectorise and ``out`` is touched about ``D / 8`` times.
     """
     D = XT.shape[0]
     o = out[:n]
-    for t in range(n):
-        o[t] = 0.0
     if metric == 0:
-        for d in range(0, D, 4):
-            x0 = XT[d, i0:i0 + n]
-            x1 = XT[d + 1, i0:i0 + n]
-            x2 = XT[d + 2, i0:i0 + n]
-            x3 = XT[d + 3, i0:i0 + n]
-            y0_ = YrT[d, y0:y0 + n]
-            y1 = YrT[d + 1, y0:y0 + n]
-            y2 = YrT[d + 2, y0:y0 + n]
-            y3 = YrT[d + 3, y0:y0 + n]
-            for t in range(n):
-                o[t] += (x0[t] * y0_[t] + x1[t] * y1[t]) + (x2[t] * y2[t] + x3[t] * y3[t])
-        for t in range(n):
-            o[t] = 1.0 - o[t]
+        d = 0
+        while d + 8 <= D:
+            _dot8(o, XT, YrT, d, i0, y0, n, d == 0)
+            d += 8
+        while d < D:
+            _dot4(o, XT, YrT, d, i0, y0, n, d == 0)
+            d += 4
     else:
         for d in range(0, D, 4):
-            x0 = XT[d, i0:i0 + n]
-            x1 = XT[d + 1, i0:i0 + n]
-            x2 = XT[d + 2, i0:i0 + n]
-            x3 = XT[d + 3, i0:i0 + n]
-            y0_ = YrT[d, y0:y0 + n]
-            y1 = YrT[d + 1, y0:y0 + n]
-            y2 = YrT[d + 2, y0:y0 + n]
-            y3 = YrT[d + 3, y0:y0 + n]
-            for t in range(n):
-                u0 = x0[t] - y0_[t]
-                u1 = x1[t] - y1[t]
-                u2 = x2[t] - y2[t]
-                u3 = x3[t] - y3[t]
-                o[t] += (u0 * u0 + u1 * u1) + (u2 * u2 + u3 * u3)
+            _sq4(o, XT, YrT, d, i0, y0, n, d == 0)
         if metric == 1:
             for t in range(n):
                 o[t] = np.sqrt(o[t])
 
 
 @njit(cache=True, fastmath=_FM)
-def _diag_step(pa, ph, pv, pc, pb, lc, wd, wh, wv):
+def _diag_step(pa, ph, pv, pc, pb, lc, c0, cs, wd, wh, wv):
     """One anti-diagonal of the min-plus recursion (views aligned on its first cell).
 
     ``pa``: diagonal k-2 at index i-1 (diagonal step), ``ph``: diagonal k-1 at index i
     (horizontal step (0, 1)), ``pv``: diagonal k-1 at index i-1 (vertical step (1, 0)),
-    ``pc``: output, ``pb``: back-pointers, ``lc``: local costs. Branch-free so it vectorises.
+    ``pc``: output, ``pb``: back-pointers; the local cost is ``c0 + cs * lc``. Branch-free
+    so it vectorises.
     """
     n = pc.shape[0]
     for t in range(n):
-        ci = np.float64(lc[t])
+        ci = c0 + cs * np.float64(lc[t])
         vd = pa[t] + wd * ci
         vh = ph[t] + wh * ci
         vv = pv[t] + wv * ci
@@ -139,8 +192,11 @@ def full_diag(XT, YrT, metric, wd, wh, wv):
     b = np.full(N + 2, inf)
     c = np.full(N + 2, inf)
     lc = np.empty(_BLOCK, np.float32)
+    # cosine: the kernels produce the dot product, the cost is 1 - dot
+    c0 = 1.0 if metric == 0 else 0.0
+    cs = -1.0 if metric == 0 else 1.0
     _diag_local_cost(XT, YrT, metric, 0, M - 1, 1, lc)
-    b[1] = lc[0]
+    b[1] = c0 + cs * np.float64(lc[0])
     bp[0] = START
     for k in range(1, ndiag):
         ilo = max(0, k - M + 1)
@@ -154,7 +210,7 @@ def full_diag(XT, YrT, metric, wd, wh, wv):
             i = ilo + t0
             _diag_local_cost(XT, YrT, metric, i, y0 + t0, m, lc)
             _diag_step(a[i:i + m], b[i + 1:i + 1 + m], b[i:i + m], c[i + 1:i + 1 + m],
-                       bp[ob + t0:ob + t0 + m], lc, wd, wh, wv)
+                       bp[ob + t0:ob + t0 + m], lc, c0, cs, wd, wh, wv)
         c[ihi + 2] = inf
         t = a
         a = b
