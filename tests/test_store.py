@@ -596,3 +596,35 @@ def test_writer_killed_mid_write_then_rerun_matches_clean_run(tmp_path):
         assert a["alignments"][k][1:] == b["alignments"][k][1:]
     for t in a["tables"]:
         pd.testing.assert_frame_equal(a["tables"][t], b["tables"][t])
+
+
+def test_alignment_skip_key_from_parts_and_source_hash_from_file(tmp_path):
+    from alignkit.io.files import content_hash
+
+    s = open_store(tmp_path / "s")
+    p = np.stack([np.arange(5), np.arange(5)], 1)
+    s.write_alignment(
+        "dtw",
+        "w",
+        "a",
+        "b",
+        path=p,
+        cost=0.0,
+        frame_rate_a=10,
+        frame_rate_b=10,
+        input_hash="in1",
+        params={"metric": "cosine"},
+        code_version="c1",
+    )
+    ok = dict(input_hash="in1", params={"metric": "cosine"}, code_version="c1")
+    assert s.alignment_complete("dtw", "w", "a", "b", **ok)
+    assert not s.alignment_complete("dtw", "w", "a", "b", **{**ok, "input_hash": "in2"})
+    assert not s.alignment_complete("dtw", "w", "a", "b", **{**ok, "params": {"metric": "euclidean"}})
+    assert not s.alignment_complete("dtw", "w", "a", "b", **{**ok, "code_version": "c2"})
+    src = tmp_path / "take.wav"
+    src.write_bytes(b"RIFF-not-really-audio")
+    s.write_features("w", "a", _feat(), source_hash=None, source_path=src, code_version="c1")
+    assert s.features_attrs("w", "a", "chroma")["source_hash"] == content_hash(src)
+    assert s.features_complete(
+        "w", "a", "chroma", source_hash=content_hash(src), params_hash=_feat().hash, code_version="c1"
+    )

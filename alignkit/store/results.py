@@ -31,7 +31,8 @@ source_hash=None, params_hash=None, code_version=None) -> bool``; ``features_key
 ``ResultsStore.write_alignment(method, work, version_a, version_b, result=None, *, path, cost,
 frame_rate_a, frame_rate_b, soft=None, confidence=None, attrs=None, key=None, input_hash=None,
 params=None, feature=None, code_version=None, n_frames_a=None, n_frames_b=None,
-soft_cap=2**24, soft_half_width=32) -> str``; ``alignment_complete(...)``;
+soft_cap=2**24, soft_half_width=32) -> str``; ``alignment_complete(method, work, version_a,
+version_b, *, key=None, input_hash=None, params=None, code_version=None) -> bool``;
 ``read_alignment(...) -> StoredAlignment``; ``list_alignments() -> DataFrame``.
 
 ``ResultsStore.write_table_rows(table, rows, *, task_id) -> str``; ``read_table(table)``;
@@ -344,7 +345,8 @@ class ResultsStore:
         features : alignkit.features.base.Features
             Values ``(n_frames, n_dims)``, finite.
         source_hash : str or None
-            Content hash of the input file (see :func:`alignkit.io.files.content_hash`).
+            Content hash of the input file (see :func:`alignkit.io.files.content_hash`);
+            computed from ``source_path`` when None and a path is given.
         code_version : str, optional
             Default: alignkit's version.
         extractor : str, optional
@@ -380,6 +382,10 @@ class ResultsStore:
             raise ParameterError(f"features of {work}:{version} are empty (shape {values.shape})")
         if not np.all(np.isfinite(values)):
             raise ParameterError(f"features of {work}:{version} hold NaN or inf")
+        if source_hash is None and source_path is not None:
+            from alignkit.io.files import content_hash
+
+            source_hash = content_hash(source_path)
         ext = extractor or features.name
         cv = code_version if code_version is not None else _default_code_version()
         key = key or keys.item_key(source_hash, features.hash, cv)
@@ -724,11 +730,31 @@ class ResultsStore:
         return at.get(keys.ATTR_KEY) if at.get(keys.ATTR_COMPLETE) else None
 
     def alignment_complete(
-        self, method: str, work: str, version_a: str, version_b: str, *, key: str | None = None
+        self,
+        method: str,
+        work: str,
+        version_a: str,
+        version_b: str,
+        *,
+        key: str | None = None,
+        input_hash: str | None = None,
+        params: dict | None = None,
+        code_version: str | None = None,
     ) -> bool:
-        """Whether a complete alignment item exists (and, if ``key`` is given, matches it)."""
+        """Whether a complete alignment item exists and matches.
+
+        Pass the skip ``key``, or its parts as given to :meth:`write_alignment`
+        (``input_hash``, ``params``, ``code_version``); with neither, any complete item counts.
+        """
+        from alignkit.features.base import params_hash as _ph
+
         stored = self.alignment_key(method, work, version_a, version_b)
-        return stored is not None and (key is None or stored == key)
+        if stored is None:
+            return False
+        if key is None and (input_hash is not None or params is not None):
+            cv = code_version if code_version is not None else _default_code_version()
+            key = keys.item_key(input_hash, _ph(method, dict(params or {})), cv)
+        return key is None or stored == key
 
     def has_alignment(
         self, method: str, work: str, version_a: str, version_b: str, *, key: str | None = None
