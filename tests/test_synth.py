@@ -533,6 +533,29 @@ def test_asap_rendering_keeps_beats_in_sync(shared_data, tmp_path):
     assert np.median(beat_err) < 0.015
 
 
+@pytest.mark.slow
+def test_asap_full_length_render_does_not_drift(shared_data, tmp_path):
+    import soundfile as sf
+
+    asap = shared_data / "asap"
+    if not (asap / "metadata.csv").is_file():
+        pytest.skip(f"{asap}/metadata.csv is absent")
+    midi = asap / "Beethoven/Piano_Sonatas/23-1/Duepree01.mid"
+    if not midi.is_file():
+        pytest.skip(f"{midi} is absent")
+    out = render_asap(asap, tmp_path / "asap", pieces=["Beethoven/Piano_Sonatas/23-1"],
+                      performances=["Duepree01"])
+    wdir = out / "Beethoven_Piano_Sonatas_23-1"
+    y, sr = sf.read(wdir / "Duepree01.flac", dtype="float32")
+    assert y.shape[0] / sr > 600  # a 10-minute performance
+    onsets = np.unique(_read_notes_csv(wdir / "Duepree01_notes.csv")[:, 0])
+    det = librosa_onsets(y, sr)
+    err = nearest_signed(det, onsets)
+    first, last = err[det < 60.0], err[det > det[-1] - 60.0]
+    assert np.median(np.abs(last)) < 0.010, np.median(np.abs(last))
+    assert abs(np.median(first) - np.median(last)) < 0.005
+
+
 def test_render_asap_errors(shared_data, tmp_path):
     asap = shared_data / "asap"
     if not (asap / "metadata.csv").is_file():
@@ -545,4 +568,6 @@ def test_render_asap_errors(shared_data, tmp_path):
         render_asap(asap, asap / "inside")
     with pytest.raises(ParameterError):
         render_asap(asap, tmp_path / "o", max_performances=0)
+    with pytest.raises(CorpusError, match="no performances"):
+        render_asap(asap, tmp_path / "o", performances=["NoSuchPianist"])
     assert issubclass(ScoreError, AlignkitError)

@@ -26,6 +26,7 @@ import csv
 import os
 import shutil
 import warnings
+from concurrent.futures import Executor
 from pathlib import Path
 
 import numpy as np
@@ -160,11 +161,50 @@ def _write_cut_score(src: Path, dst: Path, cut: float) -> Notes:
                  velocity=notes.velocity[keep], instrument=notes.instrument[keep], source=notes.source)
 
 
+def _render_performance(task) -> dict:
+    """Render one ASAP performance and write its sidecars; return its manifest entry."""
+    import soundfile as sf
+
+    asap_root, wdir, r, o = task
+    sr, max_duration, audio_format = o["sr"], o["max_duration"], o["audio_format"]
+    vid = Path(r["midi_performance"]).stem
+    notes, pedal = read_midi_notes(asap_root / r["midi_performance"])
+    lines, times = _read_beat_lines(asap_root / r["performance_annotations"])
+    n_samples = None
+    if max_duration is not None:
+        keep = notes.start < max_duration
+        notes = Notes(start=notes.start[keep], end=notes.end[keep], pitch=notes.pitch[keep],
+                      velocity=notes.velocity[keep], instrument=notes.instrument[keep], source=notes.source)
+        lines = [ln for ln, t in zip(lines, times, strict=True) if t < max_duration]
+        n_samples = int(round(max_duration * sr))
+    audio = f"{vid}.{audio_format}"
+    if o["overwrite"] or not (wdir / audio).is_file():
+        y = render_notes(apply_sustain_pedal(notes, pedal), sr=sr, soundfont=o["soundfont"],
+                         program=o["program"], tail=o["tail"], n_samples=n_samples).astype(np.float64)
+        peak = np.abs(y).max()
+        if peak > 0:
+            y *= 0.7 / peak
+        tmp = wdir / f".{vid}.tmp.{audio_format}"
+        sf.write(tmp, y.astype(np.float32), sr, subtype="PCM_16", format=audio_format.upper())
+        os.replace(tmp, wdir / audio)
+        duration = y.shape[0] / sr
+    else:
+        duration = sf.info(str(wdir / audio)).duration
+    (wdir / f"{vid}_annotations.txt").write_text("".join(ln + "\n" for ln in lines), encoding="utf-8")
+    write_notes_csv(wdir / f"{vid}_notes.csv", notes)
+    return {
+        "id": vid, "kind": "audio", "file": audio, "annotations": f"{vid}_annotations.txt",
+        "notes": f"{vid}_notes.csv", "source": r["midi_performance"], "program": int(o["program"]),
+        "duration": round(float(duration), 6), "n_notes": len(notes), "n_beats": len(lines),
+    }
+
+
 def render_asap(
     asap_root: str | os.PathLike,
     out_root: str | os.PathLike,
     *,
     pieces: list[str] | tuple[str, ...] | None = None,
+    performances: list[str] | tuple[str, ...] | None = None,
     max_performances: int | None = None,
     sr: int = 22050,
     max_duration: float | None = None,
@@ -173,6 +213,7 @@ def render_asap(
     audio_format: str = "flac",
     tail: float = 1.0,
     overwrite: bool = False,
+    executor: Executor | None = None,
 ) -> Path:
     """Render ASAP performance MIDIs to audio with their beat annotations as sidecars.
 
@@ -185,8 +226,11 @@ def render_asap(
     pieces : sequence of str or None
         ASAP folders (``"Bach/Fugue/bwv_848"``) or work ids (``"Bach_Fugue_bwv_848"``) to
         render; ``None``: all.
+    performances : sequence of str or None
+        Only these performances (MIDI file stems, e.g. ``"Denisova06M"``); ``None``: all.
     max_performances : int or None
-        At most this many performances per piece, in ``metadata.csv`` order.
+        At most this many performances per piece, in ``metadata.csv`` order (after
+        ``performances``).
     sr : int
         Sample rate, Hz.
     max_duration : float or None
@@ -203,6 +247,8 @@ def render_asap(
     overwrite : bool
         Re-render audio files that already exist (by default an existing audio file is
         kept, so an interrupted run resumes).
+    executor : concurrent.futures.Executor or None
+        Renders the performances in parallel through ``executor.map``; ``None``: one by one.
 
     Returns
     -------
@@ -219,7 +265,6 @@ def render_asap(
     ParameterError
         On bad numeric options.
     """
-    import soundfile as sf
     import yaml
 
     asap_root = Path(asap_root)
@@ -257,51 +302,31 @@ def render_asap(
     out_root.mkdir(parents=True, exist_ok=True)
     manifest_path = out_root / "manifest.yaml"
     works = []
+    opts = {"sr": int(sr), "max_duration": max_duration, "soundfont": soundfont, "program": int(program),
+            "audio_format": audio_format, "tail": float(tail), "overwrite": bool(overwrite)}
+    tasks, piece_rows = [], {}
     for folder, perf_rows in by_piece.items():
+        if performances is not None:
+            perf_rows = [r for r in perf_rows if Path(r["midi_performance"]).stem in set(performances)]
+            if not perf_rows:
+                continue
         if max_performances is not None:
             perf_rows = perf_rows[:max_performances]
+        piece_rows[folder] = perf_rows
+        (out_root / asap_work_id(folder)).mkdir(exist_ok=True)
+        tasks.extend((asap_root, out_root / asap_work_id(folder), r, opts) for r in perf_rows)
+    if not tasks:
+        raise CorpusError(f"no performances selected (pieces={pieces!r}, performances={performances!r})")
+    if executor is None:
+        done = [_render_performance(t) for t in tasks]
+    else:
+        done = list(executor.map(_render_performance, tasks))
+    results = iter(done)
+    for folder, perf_rows in piece_rows.items():
         work_id = asap_work_id(folder)
         wdir = out_root / work_id
-        wdir.mkdir(exist_ok=True)
-        versions = []
-        max_beats = 0
-        for r in perf_rows:
-            midi = asap_root / r["midi_performance"]
-            vid = Path(r["midi_performance"]).stem
-            notes, pedal = read_midi_notes(midi)
-            lines, times = _read_beat_lines(asap_root / r["performance_annotations"])
-            if max_duration is not None:
-                keep = notes.start < max_duration
-                notes = Notes(start=notes.start[keep], end=notes.end[keep], pitch=notes.pitch[keep],
-                              velocity=notes.velocity[keep], instrument=notes.instrument[keep],
-                              source=notes.source)
-                kb = times < max_duration
-                lines, times = [ln for ln, k in zip(lines, kb, strict=True) if k], times[kb]
-                n_samples = int(round(max_duration * sr))
-            else:
-                n_samples = None
-            max_beats = max(max_beats, len(lines))
-            audio = f"{vid}.{audio_format}"
-            if overwrite or not (wdir / audio).is_file():
-                y = render_notes(apply_sustain_pedal(notes, pedal), sr=sr, soundfont=soundfont,
-                                 program=program, tail=tail, n_samples=n_samples).astype(np.float64)
-                peak = np.abs(y).max()
-                if peak > 0:
-                    y *= 0.7 / peak
-                tmp = wdir / f".{vid}.tmp.{audio_format}"
-                sf.write(tmp, y.astype(np.float32), sr, subtype="PCM_16", format=audio_format.upper())
-                os.replace(tmp, wdir / audio)
-                duration = y.shape[0] / sr
-            else:
-                duration = sf.info(str(wdir / audio)).duration
-            (wdir / f"{vid}_annotations.txt").write_text("".join(ln + "\n" for ln in lines),
-                                                        encoding="utf-8")
-            write_notes_csv(wdir / f"{vid}_notes.csv", notes)
-            versions.append({
-                "id": vid, "kind": "audio", "file": audio, "annotations": f"{vid}_annotations.txt",
-                "notes": f"{vid}_notes.csv", "source": r["midi_performance"], "program": int(program),
-                "duration": round(float(duration), 6), "n_notes": len(notes), "n_beats": len(lines),
-            })
+        versions = [next(results) for _ in perf_rows]
+        max_beats = max(v["n_beats"] for v in versions)
         # the score version
         s_lines, s_times = _read_beat_lines(asap_root / perf_rows[0]["midi_score_annotations"])
         src_score = asap_root / perf_rows[0]["midi_score"]
