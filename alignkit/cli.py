@@ -154,16 +154,24 @@ def demo(out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (c
 
 
 def _print_eval(store: str) -> None:
+    """Print mean beat error and share within 100 ms per method (nothing when not evaluated)."""
     try:
         from alignkit.store import open_results
 
         df = open_results(store).sql(
-            "SELECT method, count(DISTINCT a || '~' || b) AS pairs, avg(value) AS mean_error_ms "
-            "FROM evaluation WHERE metric = 'mean_ms' GROUP BY method")
-    except Exception:  # noqa: BLE001 - no evaluation rows is fine
+            "SELECT method, "
+            "CASE WHEN version_a = 'score' OR version_b = 'score' THEN 'score-audio' ELSE 'audio-audio' END "
+            "AS pairs, count(DISTINCT version_a || '~' || version_b || work) AS n, "
+            "round(avg(value) FILTER (WHERE metric = 'mean_ms'), 1) AS mean_error_ms, "
+            "round(100 * avg(value) FILTER (WHERE metric = 'within_100ms'), 1) AS pct_within_100ms "
+            "FROM evaluation GROUP BY 1, 2 ORDER BY 1, 2")
+    except Exception as exc:  # noqa: BLE001 - no evaluation rows is fine
+        if _STATE["debug"]:
+            raise
+        typer.echo(f"(no evaluation to show: {type(exc).__name__}: {exc})", err=True)
         return
     if len(df):
-        typer.echo("\nbeat error against the ground truth:")
+        typer.echo("\nalignment error at the annotated beats (ground truth):")
         typer.echo(df.to_string(index=False))
 
 

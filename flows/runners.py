@@ -100,51 +100,60 @@ def task_runner(kind: str = "local", *, address: str | None = None, n_workers: i
     info.kind, info.startup_s = kind, {}
     quiet_environment()
     t0 = time.monotonic()
-    with prefect_api(home=prefect_home) as url:
-        info.api_url = url
-        info.startup_s["prefect_api"] = time.monotonic() - t0
+    started: dict = {}
+
+    def boot():
+        # runs once PREFECT_API_URL is exported, while the server itself is still starting
         t1 = time.monotonic()
-        if kind == "thread":
-            from prefect.task_runners import ThreadPoolTaskRunner
+        if kind in ("local", "dask") and not address:
+            started["cluster"] = _local_dask_cluster(n_workers, info)
+        info.startup_s["cluster"] = time.monotonic() - t1
 
-            info.n_workers = n_workers or default_n_workers()
-            yield ThreadPoolTaskRunner(max_workers=info.n_workers)
-        elif kind in ("local", "dask"):
-            with _dask(address, n_workers, info) as runner:
-                info.startup_s["cluster"] = time.monotonic() - t1
-                yield runner
-        else:
-            with _ray(address, n_workers, info) as runner:
-                info.startup_s["cluster"] = time.monotonic() - t1
-                yield runner
+    try:
+        with prefect_api(home=prefect_home, while_booting=boot) as url:
+            info.api_url = url
+            info.startup_s["total"] = time.monotonic() - t0
+            if kind == "thread":
+                from prefect.task_runners import ThreadPoolTaskRunner
+
+                info.n_workers = n_workers or default_n_workers()
+                yield ThreadPoolTaskRunner(max_workers=info.n_workers)
+            elif kind in ("local", "dask"):
+                from prefect_dask import DaskTaskRunner
+
+                if address:
+                    _check_dask(address)
+                    info.address = address
+                info.startup_s["total"] = time.monotonic() - t0
+                yield DaskTaskRunner(address=info.address)
+            else:
+                with _ray(address, n_workers, info) as runner:
+                    info.startup_s["total"] = time.monotonic() - t0
+                    yield runner
+    finally:
+        cluster = started.get("cluster")
+        if cluster is not None:
+            info.cluster = None
+            with contextlib.suppress(Exception):
+                cluster.close(timeout=20)
 
 
-@contextlib.contextmanager
-def _dask(address, n_workers, info):
+def _local_dask_cluster(n_workers, info):
     try:
         import dask
         from distributed import LocalCluster
-        from prefect_dask import DaskTaskRunner
     except ImportError as exc:
         raise BackendError(f"the Dask runner needs `pip install alignkit[dask]` ({exc})") from exc
+    import logging
 
     # a worker lost mid-task is rescheduled by the scheduler; after this many losses it gives up
     dask.config.set({"distributed.scheduler.allowed-failures": 5})
-    if address:
-        _check_dask(address)
-        info.address = address
-        yield DaskTaskRunner(address=address)
-        return
     info.n_workers = n = n_workers or default_n_workers()
     os.environ.update(_worker_env())  # spawned worker processes inherit os.environ
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                           host="127.0.0.1", silence_logs=40)
+                           host="127.0.0.1", silence_logs=logging.CRITICAL)
     info.address, info.owns_cluster, info.cluster = cluster.scheduler_address, True, cluster
-    try:
-        yield DaskTaskRunner(address=cluster.scheduler_address)
-    finally:
-        info.cluster = None
-        cluster.close()
+    return cluster
 
 
 def _check_dask(address: str, timeout: float = 15.0) -> None:
@@ -180,7 +189,8 @@ def _ray(address, n_workers, info):
         if owns:
             ray.init(**kwargs)
     except Exception as exc:  # noqa: BLE001
-        raise BackendError(f"cannot start or reach Ray (address={address!r}): {type(exc).__name__}: {exc}") from exc
+        raise BackendError(f"cannot start or reach Ray (address={address!r}): "
+                           f"{type(exc).__name__}: {exc}") from exc
     info.address, info.owns_cluster = address or "local", owns and not address
     try:
         # RayTaskRunner reuses the instance this process already initialised

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from alignkit.exceptions import BackendError
@@ -35,7 +35,7 @@ QUIET_ENV = {
     "PREFECT_LOGGING_LOG_PRINTS": "false",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
     "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
-    "DASK_LOGGING__DISTRIBUTED": "error",
+    "DASK_LOGGING__DISTRIBUTED": "critical",
     "DASK_DISTRIBUTED__WORKER__DAEMON": "false",
     "RAY_AUTH_MODE": "disabled",
     "RAY_DEDUP_LOGS": "1",
@@ -94,8 +94,8 @@ def wait_healthy(api_url: str, *, timeout: float, proc: subprocess.Popen | None 
 
 
 def start_server(*, home: str | os.PathLike | None = None, port: int | None = None,
-                 timeout: float | None = None, log_path: str | os.PathLike | None = None
-                 ) -> tuple[subprocess.Popen, str]:
+                 timeout: float | None = None, log_path: str | os.PathLike | None = None,
+                 wait: bool = True) -> tuple[subprocess.Popen, str]:
     """Start a Prefect API server on 127.0.0.1 in a child process; return it and its API URL.
 
     Parameters
@@ -109,11 +109,13 @@ def start_server(*, home: str | os.PathLike | None = None, port: int | None = No
         Seconds to wait for health; default ``PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS`` or 180.
     log_path : path, optional
         Where the server's stdout/stderr go (default: ``<home>/server.log``).
+    wait : bool
+        Wait until the server is healthy (otherwise call :func:`wait_healthy` later).
     """
     home = Path(home) if home is not None else Path(tempfile.mkdtemp(prefix="alignkit-prefect-"))
     home.mkdir(parents=True, exist_ok=True)
     port = port or _free_port()
-    timeout = timeout or float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180"))
+    timeout = timeout or _startup_timeout()
     env = {**os.environ, **{k: v for k, v in QUIET_ENV.items() if k not in os.environ},
            "PREFECT_HOME": str(home.resolve()), "PREFECT_UI_ENABLED": "0"}
     env.pop("PREFECT_API_URL", None)
@@ -128,12 +130,17 @@ def start_server(*, home: str | os.PathLike | None = None, port: int | None = No
     )
     log.close()
     api_url = f"http://127.0.0.1:{port}/api"
-    try:
-        wait_healthy(api_url, timeout=timeout, proc=proc)
-    except BaseException:
-        _stop(proc)
-        raise
+    if wait:
+        try:
+            wait_healthy(api_url, timeout=timeout, proc=proc)
+        except BaseException:
+            _stop(proc)
+            raise
     return proc, api_url
+
+
+def _startup_timeout() -> float:
+    return float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180"))
 
 
 def _stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
@@ -147,12 +154,20 @@ def _stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
 
 
 @contextlib.contextmanager
-def prefect_api(*, home: str | os.PathLike | None = None, timeout: float | None = None) -> Iterator[str]:
+def prefect_api(*, home: str | os.PathLike | None = None, timeout: float | None = None,
+                while_booting: Callable[[], object] | None = None) -> Iterator[str]:
     """Make one Prefect API available to this process and every process it starts later.
 
     Uses ``PREFECT_API_URL`` when it is set (checking that it answers), otherwise starts a
     server. Either way the URL is exported to ``os.environ`` and set in Prefect's settings
     for the duration, so clusters started inside the block hand it to their workers.
+
+    Parameters
+    ----------
+    while_booting : callable, optional
+        Called once the URL is exported but before waiting for the server to be healthy:
+        a cluster started here boots its workers while the server starts (they only talk
+        to it when a task runs). Its cleanup is the caller's.
 
     Yields
     ------
@@ -162,15 +177,21 @@ def prefect_api(*, home: str | os.PathLike | None = None, timeout: float | None 
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     given = os.environ.get("PREFECT_API_URL")
+    old = given
     proc = None
-    if given:
-        wait_healthy(given.rstrip("/"), timeout=timeout or 30.0)
-        url = given
-    else:
-        proc, url = start_server(home=home, timeout=timeout)
-    old = os.environ.get("PREFECT_API_URL")
-    os.environ["PREFECT_API_URL"] = url
     try:
+        if given:
+            url = given
+            if while_booting is not None:
+                while_booting()
+            wait_healthy(url.rstrip("/"), timeout=timeout or 30.0)
+        else:
+            proc, url = start_server(home=home, timeout=timeout, wait=False)
+            os.environ["PREFECT_API_URL"] = url
+            if while_booting is not None:
+                while_booting()
+            wait_healthy(url, timeout=timeout or _startup_timeout(), proc=proc)
+        os.environ["PREFECT_API_URL"] = url
         with temporary_settings(updates={PREFECT_API_URL: url}):
             yield url
     finally:
