@@ -432,6 +432,22 @@ def test_demo_parallel_build_equals_serial(tmp_path):
         assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
 
 
+def test_demo_additive_synth_is_an_explicit_option(tmp_path):
+    import soundfile as sf
+
+    root = build_demo_corpus(tmp_path / "add", n_works=1, n_versions=1, excerpt=4.0, synth="additive")
+    man = yaml.safe_load((root / "manifest.yaml").read_text())
+    assert man["parameters"]["synth"] == "additive"
+    v = man["works"][0]["versions"][0]
+    assert v["synth"] == "additive"
+    y, sr = sf.read(root / man["works"][0]["id"] / v["file"], dtype="float32")
+    first = np.unique(_read_notes_csv(root / man["works"][0]["id"] / v["notes"])[:, 0])[0]
+    # noise only before the first note, music right after it
+    pre = y[: int((first - 0.05) * sr)]
+    post = y[int(first * sr) : int((first + 0.2) * sr)]
+    assert np.sqrt(np.mean(post**2)) > 10 * np.sqrt(np.mean(pre**2))
+
+
 def test_demo_rebuild_is_skipped_when_unchanged(tiny_corpora, tmp_path):
     roots, _ = tiny_corpora
     root = roots["a"]
@@ -446,7 +462,8 @@ def test_demo_rebuild_is_skipped_when_unchanged(tiny_corpora, tmp_path):
     "kwargs",
     [{"size": "huge"}, {"size": 0}, {"n_works": 0}, {"n_versions": -1}, {"seed": -1}, {"audio_format": "mp3"},
      {"tempo_range": (1.2, 0.8)}, {"snr_db": (40.0, 20.0)}, {"p_transpose": 2.0}, {"max_tuning_cents": 80.0},
-     {"programs": (0, 300)}, {"excerpt": -1.0}, {"n_works": 10_000}],
+     {"programs": (0, 300)}, {"excerpt": -1.0}, {"n_works": 10_000}, {"sr": 100}, {"synth": "sine"},
+     {"lead_in": 3.0}, {"onset_jitter": -0.1}],
 )
 def test_demo_rejects_bad_parameters(kwargs, tmp_path):
     with pytest.raises(ParameterError):
@@ -554,6 +571,22 @@ def test_asap_full_length_render_does_not_drift(shared_data, tmp_path):
     first, last = err[det < 60.0], err[det > det[-1] - 60.0]
     assert np.median(np.abs(last)) < 0.010, np.median(np.abs(last))
     assert abs(np.median(first) - np.median(last)) < 0.005
+
+
+def test_asap_parallel_render_equals_serial(shared_data, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    asap = shared_data / "asap"
+    if not (asap / "metadata.csv").is_file():
+        pytest.skip(f"{asap}/metadata.csv is absent")
+    kw = {"pieces": ["Bach_Fugue_bwv_848"], "max_performances": 2, "max_duration": 8.0}
+    a = render_asap(asap, tmp_path / "serial", **kw)
+    with ThreadPoolExecutor(2) as ex:
+        b = render_asap(asap, tmp_path / "parallel", executor=ex, **kw)
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert len(files) == 1 + 3 * 3
+    for rel in files:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
 
 
 def test_render_asap_errors(shared_data, tmp_path):

@@ -335,7 +335,10 @@ def _resolve_size(size, n_works, n_versions, excerpt):
 
 
 def _check_range(name, rng_pair, lo=-np.inf):
-    a, b = (float(x) for x in rng_pair)
+    try:
+        a, b = (float(x) for x in rng_pair)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"{name}={rng_pair!r} must be a (low, high) pair of numbers") from exc
     if not (np.isfinite(a) and np.isfinite(b)) or a > b or a < lo:
         raise ParameterError(f"{name}={tuple(rng_pair)!r} must be a (low, high) pair with low <= high")
     return a, b
@@ -535,6 +538,10 @@ def build_demo_corpus(
         raise ParameterError(f"seed={seed!r} must be a non-negative integer")
     if audio_format not in ("flac", "wav"):
         raise ParameterError(f"audio_format={audio_format!r} is not one of ['flac', 'wav']")
+    if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or not 8000 <= sr <= 192000:
+        raise ParameterError(f"sr={sr!r} must be an integer sample rate in 8000..192000")
+    if synth not in ("soundfont", "additive"):
+        raise ParameterError(f"synth={synth!r} is not one of ['soundfont', 'additive']")
     tempo_range = _check_range("tempo_range", tempo_range)
     if tempo_range[0] <= 0:
         raise ParameterError(f"tempo_range={tempo_range!r} must be positive")
