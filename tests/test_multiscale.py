@@ -121,6 +121,29 @@ def test_memory_limit_picks_coarser_levels_and_fails_when_impossible(warped_pair
         multiscale_dtw(X, Y, factors=(2,), memory_limit=1_000_000)
 
 
+def plateau_chroma(rng, n, seg=25, noise=0.05):
+    """Piecewise-constant chroma (held notes) plus noise: many nearly-equal DTW paths."""
+    lab = np.abs(rng.standard_normal((n // seg + 1, 12))) ** 3
+    x = np.repeat(lab, seg, axis=0)[:n] + noise * rng.random((n, 12))
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_border_refinement_recovers_the_exact_path_on_plateaus():
+    rng = np.random.default_rng(0)
+    X = plateau_chroma(rng, 4000)
+    Y, _ = warped_copy(rng, X, 4400, noise=0.05)
+    shape = (len(X), len(Y))
+    exact = dtw(X, Y)
+    plain = multiscale_dtw(X, Y, radius=4, max_refinements=0)
+    refined = multiscale_dtw(X, Y, radius=4)
+    # the narrow region alone misses the optimum (so this case is a real test of refinement)
+    assert share_within(plain.path, exact.path, shape) < 0.95
+    assert plain.cost > exact.cost * 1.005
+    assert refined.info["levels"][-1]["rounds"] > 1
+    assert share_within(refined.path, exact.path, shape) >= 0.99
+    assert refined.cost == pytest.approx(exact.cost, rel=1e-4)
+
+
 def test_pool_features_averages_blocks():
     x = np.arange(14, dtype=float).reshape(7, 2)
     p = pool_features(x, 3)
@@ -136,6 +159,7 @@ def test_pool_features_averages_blocks():
         ({"radius": -1}, "radius"),
         ({"radius": 2.5}, "radius"),
         ({"memory_limit": 0}, "memory_limit"),
+        ({"max_refinements": -1}, "max_refinements"),
         ({"memory_limit": "1GB"}, "memory_limit"),
         ({"metric": "l1"}, "metric"),
         ({"step_sizes": "x"}, "step_sizes"),

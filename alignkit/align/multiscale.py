@@ -56,6 +56,33 @@ def _level_bytes(nl: int, ml: int, d: int) -> int:
     return 8 * (nl + ml) * d + 32 * ml + 32 * (nl + ml)
 
 
+def _touches_border(path: np.ndarray, reg) -> bool:
+    """Whether some path cell has a grid neighbour (8-neighbourhood) outside the region."""
+    i, j = path[:, 0], path[:, 1]
+    n, m = reg.n_rows, reg.n_cols
+    for di in (-1, 0, 1):
+        r = i + di
+        ok = (r >= 0) & (r < n)
+        rr = np.clip(r, 0, n - 1)
+        left_out = (j - 1 >= 0) & (j - 1 < reg.lo[rr])
+        right_out = (j + 1 < m) & (j + 1 >= reg.hi[rr])
+        mid_out = (j < reg.lo[rr]) | (j >= reg.hi[rr])
+        if np.any(ok & (left_out | right_out | mid_out)):
+            return True
+    return False
+
+
+def _union(a, b):
+    """Per-row hull of two regions without masks (a superset of their union)."""
+    from alignkit.align.dtw import Region
+
+    a_empty = a.hi <= a.lo
+    b_empty = b.hi <= b.lo
+    lo = np.where(a_empty, b.lo, np.where(b_empty, a.lo, np.minimum(a.lo, b.lo)))
+    hi = np.where(a_empty, b.hi, np.where(b_empty, a.hi, np.maximum(a.hi, b.hi)))
+    return Region(lo.astype(np.int64), hi.astype(np.int64), a.n_cols)
+
+
 def _check_factors(factors) -> list[int]:
     try:
         fs = [f for f in factors]
@@ -77,7 +104,8 @@ def _check_factors(factors) -> list[int]:
 
 
 def multiscale_dtw(X, Y, *, metric: str = "cosine", step_sizes="symmetric2", weights=None, factors=None,
-                   radius: int = DEFAULT_RADIUS, memory_limit: int | None = None) -> DTWResult:
+                   radius: int = DEFAULT_RADIUS, memory_limit: int | None = None,
+                   max_refinements: int = 8) -> DTWResult:
     """Approximate DTW of long sequences by coarse-to-fine refinement.
 
     Parameters
@@ -98,11 +126,17 @@ def multiscale_dtw(X, Y, *, metric: str = "cosine", step_sizes="symmetric2", wei
     memory_limit : int, optional
         Bytes the back-pointers and buffers of any one level may take. Picks the coarsest
         resolution so that the full DTW there fits; raises if no ladder fits.
+    max_refinements : int
+        At each finer level, while the path runs along the border of its region (so the
+        region, not the data, shaped it), the region is widened around the new path (by
+        ``radius`` times 2, 4, 8, ...) and solved again, at most this many times (0: plain
+        MrMsDTW).
 
     Returns
     -------
     DTWResult
-        ``info["levels"]`` lists, per level, the factor, grid shape and cells evaluated.
+        ``info["levels"]`` lists, per level, the factor, grid shape, cells evaluated (all
+        rounds), the number of rounds and the final region's size.
 
     Raises
     ------
@@ -117,6 +151,9 @@ def multiscale_dtw(X, Y, *, metric: str = "cosine", step_sizes="symmetric2", wei
     if isinstance(radius, bool) or not isinstance(radius, numbers.Integral) or radius < 0:
         raise ParameterError(f"radius={radius!r} must be a non-negative integer number of frames")
     radius = int(radius)
+    if isinstance(max_refinements, bool) or not isinstance(max_refinements, numbers.Integral) \
+            or max_refinements < 0:
+        raise ParameterError(f"max_refinements={max_refinements!r} must be a non-negative integer")
     if memory_limit is not None:
         bad = isinstance(memory_limit, bool) or not isinstance(memory_limit, numbers.Real)
         if bad or not memory_limit > 0:
@@ -163,11 +200,12 @@ def multiscale_dtw(X, Y, *, metric: str = "cosine", step_sizes="symmetric2", wei
     for f in levels:
         xl, yl = prepare_features(pool_features(x, f), pool_features(y, f), metric)
         prob = _Problem(xl.shape[0], yl.shape[0], code, x=xl, y=yl)
+        shape = (prob.n, prob.m)
         if path is None:
             reg = None
             cells = prob.n * prob.m
         else:
-            reg = path_region(path, (prob.n, prob.m), radius, scale=prev_f // f)
+            reg = path_region(path, shape, radius, scale=prev_f // f)
             cells = reg.n_cells
         if memory_limit is not None and cells + _level_bytes(prob.n, prob.m, d) > memory_limit:
             raise ParameterError(
@@ -175,8 +213,23 @@ def multiscale_dtw(X, Y, *, metric: str = "cosine", step_sizes="symmetric2", wei
                 f"plus buffers; raise the limit or lower radius={radius}"
             )
         cost, path, _, nc = _solve(prob, reg, steps, w, want_acc=False)
-        total_cells += nc
-        info_levels.append({"factor": f, "shape": (prob.n, prob.m), "cells": int(nc)})
+        level_cells = nc
+        rounds = 1
+        # Refinement: where the constrained path runs along the region's border, the border
+        # (not the data) decided it; widen the region around the new path and solve again.
+        while reg is not None and rounds < max_refinements + 1 and _touches_border(path, reg):
+            grown = _union(reg, path_region(path, shape, radius << rounds))
+            if grown.n_cells == reg.n_cells:
+                break
+            if memory_limit is not None and grown.n_cells + _level_bytes(prob.n, prob.m, d) > memory_limit:
+                break  # keep the best path that fits
+            reg = grown
+            cost, path, _, nc = _solve(prob, reg, steps, w, want_acc=False)
+            level_cells += nc
+            rounds += 1
+        total_cells += level_cells
+        info_levels.append({"factor": f, "shape": shape, "cells": int(level_cells), "rounds": rounds,
+                            "region_cells": int(nc)})
         prev_f = f
         res = cost
     return DTWResult(cost=float(res), path=path, accumulated=None,
