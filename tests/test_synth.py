@@ -355,6 +355,10 @@ def test_demo_ground_truth_is_consistent(tiny_corpora):
     # the first work is a 4/4 chorale at quarter = 80: beats every 0.75 s of score time
     np.testing.assert_allclose(np.diff(score_beats), 0.75, atol=2e-6)
     score_notes = _read_notes_csv(wdir / "score_notes.csv")
+    # score.mid holds the same notes (to the MIDI tick: under 1 ms at quarter = 80, 960 ticks)
+    midi_notes, _ = read_midi_notes(wdir / "score.mid")
+    np.testing.assert_allclose(midi_notes.start, score_notes[:, 0], atol=1e-3)
+    np.testing.assert_array_equal(midi_notes.pitch, score_notes[:, 2])
     for v in work["versions"]:
         beats = _read_times(wdir / v["annotations"])
         assert beats.shape == score_beats.shape and np.all(np.diff(beats) > 0)
@@ -456,6 +460,16 @@ def test_demo_rebuild_is_skipped_when_unchanged(tiny_corpora, tmp_path):
     build_demo_corpus(root, size="tiny", seed=0)
     assert time.perf_counter() - t0 < 2.0
     assert (root / "manifest.yaml").stat().st_mtime_ns == stamp
+    # a missing file makes it rebuild
+    copy = tmp_path / "copy"
+    import shutil
+
+    shutil.copytree(root, copy)
+    audio = next(copy.rglob("*.flac"))
+    audio.unlink()
+    build_demo_corpus(copy, size="tiny", seed=0)
+    assert audio.is_file()
+    assert audio.read_bytes() == (root / audio.relative_to(copy)).read_bytes()
 
 
 @pytest.mark.parametrize(

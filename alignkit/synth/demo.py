@@ -582,7 +582,9 @@ def build_demo_corpus(
             old = yaml.safe_load(manifest_path.read_text(encoding="utf-8"))
         except yaml.YAMLError:
             old = None
-        if isinstance(old, dict) and old.get("seed") == int(seed) and old.get("parameters") == parameters:
+        same = isinstance(old, dict) and old.get("seed") == int(seed) and old.get("parameters") == parameters
+        if same and all((root / r[k]).is_file() for r in old.get("versions") or []
+                        for k in ("path", "beats", "notes")):
             return root
     root.mkdir(parents=True, exist_ok=True)
     if manifest_path.exists():
