@@ -353,6 +353,43 @@ def test_anchors_are_concatenated_sub_dtws(steps_name):
     assert res.cost >= dtw(C=C, step_sizes=steps_name).cost - 1e-12
 
 
+def test_anchors_with_mask_equal_brute_force_through_the_anchor():
+    rng = np.random.default_rng(33)
+    steps, weights = STEPS["symmetric2"]
+    checked = 0
+    for _ in range(30):
+        C = rng.random((6, 6))
+        mask = _random_mask(rng, 6, 6, p=0.8)
+        anchor = (int(rng.integers(1, 5)), int(rng.integers(1, 5)))
+        mask[anchor] = True
+        N, M = C.shape
+        results = []
+
+        def rec(i, j, cost, path, C=C, mask=mask, results=results):
+            if (i, j) == (N - 1, M - 1):
+                results.append((cost, list(path)))
+                return
+            for (di, dj), w in zip(steps.tolist(), weights, strict=True):
+                a, b = i + di, j + dj
+                if a < N and b < M and mask[a, b]:
+                    path.append((a, b))
+                    rec(a, b, cost + w * C[a, b], path)
+                    path.pop()
+
+        rec(0, 0, C[0, 0], [(0, 0)])
+        through = [(c, p) for c, p in results if anchor in p]
+        if not through:
+            with pytest.raises(ParameterError):
+                dtw(C=C, mask=mask, anchors=[anchor])
+            continue
+        best_cost, best_path = min(through, key=lambda t: t[0])
+        res = dtw(C=C, mask=mask, anchors=[anchor])
+        assert res.cost == pytest.approx(best_cost)
+        assert res.path.tolist() == [list(p) for p in best_path]
+        checked += 1
+    assert checked >= 10
+
+
 def test_anchor_on_the_free_optimal_path_changes_nothing():
     rng = np.random.default_rng(32)
     X, Y = rng.random((60, 12)), rng.random((70, 12))
