@@ -226,5 +226,8 @@ def test_error_vs_tolerance(example):
     )
     t2 = tolerance_table(df)
     assert t2.tolerance_s.tolist() == [0.0125, 0.05, 0.1] and t2.value.tolist() == [0.25, 0.5, 0.8]
+    # names carrying the tolerance with the tolerance column filled too (the flows' rows)
+    t3 = tolerance_table(df.assign(tolerance_s=[0.05, 0.1, 0.0125]))
+    assert t3.attrs["metric"] == "acc" and t3.value.tolist() == [0.25, 0.5, 0.8]
     with pytest.raises(ParameterError, match="several metrics"):
         tolerance_table(pd.concat([df, df.assign(metric=["f@50ms", "f@100ms", "f@1s"])]))

@@ -171,9 +171,9 @@ def tolerance_table(evaluation, *, metric: str | None = None):
     from_name = pd.to_numeric(parsed["val"].str.replace("p", ".", regex=False), errors="coerce") * np.where(
         parsed["unit"] == "ms", 1e-3, 1.0
     )
-    use_name = tol.isna() & from_name.notna()
-    df["tolerance_s"] = np.where(use_name, from_name, tol)
-    df["metric_base"] = np.where(use_name, parsed["base"], base)
+    named = from_name.notna()
+    df["tolerance_s"] = np.where(tol.isna() & named, from_name, tol)
+    df["metric_base"] = np.where(named, parsed["base"], base)
     df = df[df["tolerance_s"].notna()]
     metrics = sorted(set(df["metric_base"]))
     if not metrics:
