@@ -357,12 +357,12 @@ def test_anchors_with_mask_equal_brute_force_through_the_anchor():
     rng = np.random.default_rng(33)
     steps, weights = STEPS["symmetric2"]
     checked = 0
+    N = M = 6
     for _ in range(30):
-        C = rng.random((6, 6))
-        mask = _random_mask(rng, 6, 6, p=0.8)
+        C = rng.random((N, M))
+        mask = _random_mask(rng, N, M, p=0.8)
         anchor = (int(rng.integers(1, 5)), int(rng.integers(1, 5)))
         mask[anchor] = True
-        N, M = C.shape
         results = []
 
         def rec(i, j, cost, path, C=C, mask=mask, results=results):
