@@ -85,9 +85,14 @@ def _forward_one(C, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, need_grad, P, end
                     P[i, k, 0] = -2.0
                     P[i, k, 1] = 0.0
                 continue
-            ed = math.exp((mn - xd) * inv)
-            ev = math.exp((mn - xv) * inv)
-            eh = math.exp((mn - xh) * inv)
+            # a term more than 40 gamma above the minimum adds < 5e-18 to s >= 1: skip its exp
+            # (common with small gamma on structured costs; also skips exp(-inf) at borders)
+            ad = (xd - mn) * inv
+            av = (xv - mn) * inv
+            ah = (xh - mn) * inv
+            ed = math.exp(-ad) if ad < 40.0 else 0.0
+            ev = math.exp(-av) if av < 40.0 else 0.0
+            eh = math.exp(-ah) if ah < 40.0 else 0.0
             s = ed + ev + eh
             cur[k] = mn - gamma * math.log(s)
             if need_grad:
