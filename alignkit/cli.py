@@ -23,7 +23,8 @@ app = typer.Typer(name="alignkit", help="Music alignment at corpus scale: featur
 
 _STATE = {"debug": False, "verbose": False}
 
-RunnerOpt = Annotated[str, typer.Option("--runner", "-r", help="Where tasks run: local | dask | ray | thread.")]
+RunnerOpt = Annotated[str, typer.Option("--runner", "-r",
+                                         help="Where tasks run: local | dask | ray | thread.")]
 AddressOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045 - typer needs Optional
     "--address", "-a", help="Existing cluster: Dask tcp://host:8786, Ray auto or ray://host:10001.")]
 WorkersOpt = Annotated[Optional[int], typer.Option(  # noqa: UP045
@@ -223,7 +224,7 @@ def evaluate_cmd(corpus: Annotated[str, typer.Argument(help="Corpus folder or ma
 @app.command()
 @_guard
 def status(store: Annotated[str, typer.Argument(help="Store URI.")]):
-    """Counts of features, alignments, evaluations and failures in a store, and its runs."""
+    """Show row counts of the store's tables and its last run."""
     from alignkit.store import open_results
 
     r = open_results(store)
@@ -236,7 +237,8 @@ def status(store: Annotated[str, typer.Argument(help="Store URI.")]):
     try:
         last = r.sql("SELECT run_id, event, stage, time FROM runs ORDER BY time DESC LIMIT 1")
         if len(last):
-            typer.echo(f"last run: {last['run_id'].iloc[0]} ({last['event'].iloc[0]}, {last['stage'].iloc[0]})")
+            row = last.iloc[0]
+            typer.echo(f"last run: {row['run_id']} ({row['event']}, {row['stage']})")
     except Exception:  # noqa: BLE001
         pass
 
@@ -267,7 +269,7 @@ def transfer(store: Annotated[str, typer.Argument(help="Store URI.")],
     from alignkit.store import open_results
 
     out = open_results(store).transfer(work, a, b, times)
-    for t, u in zip(times, out):
+    for t, u in zip(times, out, strict=True):
         typer.echo(f"{t:.3f}\t{float(u):.3f}")
 
 
@@ -275,14 +277,48 @@ def transfer(store: Annotated[str, typer.Argument(help="Store URI.")],
 @_guard
 def report(store: Annotated[str, typer.Argument(help="Store URI.")],
            out: Annotated[Optional[Path], typer.Option(help="Write the report here.")] = None):  # noqa: UP045
-    """A Markdown report of a store's evaluation (delegates to alignkit.eval)."""
-    from alignkit.eval import report as report_mod
-
-    text = report_mod.make_report(store, out=out)
+    """Write a Markdown report of a store's evaluation (delegates to alignkit.eval when it has one)."""
+    try:
+        from alignkit.eval.report import make_report
+    except ImportError:
+        make_report = _basic_report
+    text = make_report(store, out=out)
     if out is None:
         typer.echo(text)
     else:
         typer.echo(f"report written to {out}")
+
+
+def _basic_report(store: str, out: Path | None = None) -> str:
+    """Methods x metrics, the worst pairs and the failures, as Markdown."""
+    from alignkit.store import open_results
+
+    r = open_results(store)
+    summary = r.sql(
+        "SELECT method, count(DISTINCT work || version_a || '~' || version_b) AS pairs, "
+        "round(avg(value) FILTER (WHERE metric = 'mean_ms'), 1) AS mean_ms, "
+        "round(avg(value) FILTER (WHERE metric = 'median_ms'), 1) AS median_ms, "
+        "round(100 * avg(value) FILTER (WHERE metric = 'within_50ms'), 1) AS pct_50ms, "
+        "round(100 * avg(value) FILTER (WHERE metric = 'within_100ms'), 1) AS pct_100ms "
+        "FROM evaluation GROUP BY method ORDER BY method")
+    worst = r.sql("SELECT method, work, version_a, version_b, round(value, 1) AS mean_ms FROM evaluation "
+                  "WHERE metric = 'mean_ms' ORDER BY value DESC LIMIT 10")
+    fails = r.sql("SELECT stage, item, error_type, message FROM failures ORDER BY time DESC LIMIT 20")
+    parts = [f"# alignkit report: `{store}`", "", "## Methods", "", _md(summary), "",
+             "## Worst pairs (mean absolute beat error)", "", _md(worst), "", "## Failures", "",
+             _md(fails) if len(fails) else "none"]
+    text = "\n".join(parts) + "\n"
+    if out is not None:
+        Path(out).write_text(text)
+    return text
+
+
+def _md(df) -> str:
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in df.itertuples(index=False):
+        lines.append("| " + " | ".join(str(v).replace("|", "/").replace("\n", " ")[:120] for v in row) + " |")
+    return "\n".join(lines)
 
 
 @app.command()

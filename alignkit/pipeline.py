@@ -80,7 +80,7 @@ def _key(*parts) -> str:
 
 
 def _failure(stage: str, item: str, exc: BaseException, **ctx) -> dict:
-    """A failed item's status dict (the reason on one line, the traceback kept for the table)."""
+    """Build a failed item's status dict (the reason on one line, the traceback for the table)."""
     text = str(exc).strip()
     first = text.splitlines()[0] if text else ""
     tb = "" if isinstance(exc, AlignkitError) else traceback.format_exc(limit=8)
@@ -101,8 +101,9 @@ def check_method(method: str, pairs: str) -> None:
         raise ParameterError(f"method={method!r} is not one of {list(METHODS)}")
     if pairs not in PAIR_STRATEGIES:
         raise ParameterError(f"pairs={pairs!r} is not one of {list(PAIR_STRATEGIES)}")
-    if method == "ctc" and pairs != "score":
-        raise ParameterError("method='ctc' aligns a score to recordings: use pairs='score'")
+    if method == "ctc":
+        raise ParameterError("method='ctc' needs a trained score-to-audio model, which the corpus flow "
+                             "does not provide yet; use dtw, mrmsdtw or softdtw")
 
 
 # ----------------------------------------------------------------------------- corpus
@@ -127,7 +128,7 @@ def load_corpus(corpus):
 
 
 def corpus_items(c) -> list[dict]:
-    """The versions of a corpus as small item dicts (see the module docstring), sorted."""
+    """List the versions of a corpus as small item dicts (see the module docstring), sorted."""
     items = []
     for v in c.versions():
         ann = getattr(v, "annotations", None)
@@ -188,7 +189,7 @@ def plan_pairs(c, *, strategy: str = "all", reference: str | None = None,
 
 
 def count_pairs(c, *, strategy: str = "all", reference: str | None = None) -> int:
-    """Number of pairs :func:`plan_pairs` yields."""
+    """Count the pairs :func:`plan_pairs` yields."""
     return sum(len(p) for _, p in plan_pairs(c, strategy=strategy, reference=reference))
 
 
@@ -196,7 +197,7 @@ def count_pairs(c, *, strategy: str = "all", reference: str | None = None) -> in
 
 
 def _store(uri: str):
-    """The store at ``uri``, opened once per process (workers reuse it across tasks)."""
+    """Open the store at ``uri`` once per process (workers reuse it across tasks)."""
     return _open_store_cached(os.fspath(uri))
 
 
@@ -236,7 +237,9 @@ _SHARED_PARAMS = ("smooth_length", "downsample", "norm_threshold")
 
 
 def compute_features(item: dict, spec: dict, *, sr: int = DEFAULT_SR, cache: dict | None = None):
-    """Features of one version: audio through the extractor registry, scores through
+    """Compute the features of one version (audio or score) on the audio feature's grid.
+
+    Audio goes through the extractor registry, scores through
     :func:`alignkit.features.score.score_features` on the audio feature's frame grid.
 
     The result is named after the audio extractor (``spec["name"]``) for both kinds, so
@@ -368,12 +371,44 @@ def _align(method: str, X: np.ndarray, Y: np.ndarray, options: dict):
 
         return multiscale_dtw(X, Y, **opts)
     if method == "softdtw":
-        from alignkit.align.soft_dtw import soft_dtw_align
+        return _soft_batch([X], [Y], opts)[0]
+    raise ParameterError(f"method={method!r} needs a score-to-audio model; the corpus flow runs "
+                         f"{[m for m in METHODS if m != 'ctc']}")
 
-        return soft_dtw_align(X, Y, **opts)
-    from alignkit.align.ctc import ctc_align
 
-    return ctc_align(X, Y, **opts)
+#: soft-DTW options the pipeline understands (the rest go to the kernel)
+_SOFT_DEFAULTS = {"gamma": 0.1, "metric": "cosine", "batch_cells": 2 ** 25, "backend": "auto"}
+
+
+def _soft_batch(Xs: Sequence[np.ndarray], Ys: Sequence[np.ndarray], options: dict) -> list[dict]:
+    """Soft-DTW of a batch of pairs padded to one shape; hard path from the expected alignment E.
+
+    The hard path maximises the expected-alignment mass: DTW (symmetric1) on ``max(E) - E``.
+    Returns one ``{"path", "cost", "soft"}`` per pair (``cost`` = soft-DTW value).
+    """
+    import torch
+
+    from alignkit.align.dtw import dtw
+    from alignkit.align.soft_dtw import expected_alignment, soft_dtw
+
+    o = {**_SOFT_DEFAULTS, **options}
+    o.pop("batch_cells")
+    B = len(Xs)
+    ns, ms = np.array([len(x) for x in Xs]), np.array([len(y) for y in Ys])
+    D = Xs[0].shape[1]
+    Xb = np.zeros((B, ns.max(), D), np.float32)
+    Yb = np.zeros((B, ms.max(), D), np.float32)
+    for i, (x, y) in enumerate(zip(Xs, Ys, strict=True)):
+        Xb[i, : len(x)], Yb[i, : len(y)] = x, y
+    kw = dict(X=torch.from_numpy(Xb), Y=torch.from_numpy(Yb), lengths=(ns, ms), **o)
+    E = expected_alignment(**kw).detach().cpu().numpy()
+    value = soft_dtw(**kw).detach().cpu().numpy().reshape(-1)
+    out = []
+    for i in range(B):
+        e = E[i, : ns[i], : ms[i]]
+        hard = dtw(C=(e.max() - e).astype(np.float64), step_sizes="symmetric1")
+        out.append({"path": hard.path, "cost": float(value[i]), "soft": e})
+    return out
 
 
 def align_group(store: str, work: str, pairs: Sequence[Sequence[str]], *, method: str = "dtw",
@@ -381,7 +416,9 @@ def align_group(store: str, work: str, pairs: Sequence[Sequence[str]], *, method
     """Align each pair ``(a, b)`` of versions of ``work`` on ``feature`` and store the paths.
 
     Features of each version are read once per group. A pair whose alignment key (feature
-    keys of both sides + method + options + code version) is complete is skipped.
+    keys of both sides + method + options + code version) is complete is skipped. Soft-DTW
+    pairs are sorted by size and computed in padded batches of at most
+    ``options["batch_cells"]`` cells (one kernel launch per batch on a GPU).
 
     Returns
     -------
@@ -391,12 +428,18 @@ def align_group(store: str, work: str, pairs: Sequence[Sequence[str]], *, method
     options = dict(options or {})
     s = _store(store)
     feats: dict = {}
-    out = []
+    out, todo = [], []
 
     def get(v):
         if v not in feats:
             feats[v] = s.read_features(work, v, feature)
         return feats[v]
+
+    def fail(label, exc, t0):
+        r = _failure("align", label, exc, work=work)
+        r["seconds"] = time.perf_counter() - t0
+        _record_failure(s, run_id, r)
+        out.append(r)
 
     for a, b in pairs:
         t0 = time.perf_counter()
@@ -407,23 +450,54 @@ def align_group(store: str, work: str, pairs: Sequence[Sequence[str]], *, method
                        options, code_version())
             if s.has_alignment(method, work, a, b, key=key):
                 out.append({"status": "skipped", "item": label, "seconds": time.perf_counter() - t0})
-                continue
-            res = _align(method, fa.values, fb.values, options)
-            s.write_alignment(method, work, a, b, res, key=key, feature=feature,
-                              frame_rate_a=fa.frame_rate, frame_rate_b=fb.frame_rate, options=options)
-            out.append({"status": "done", "item": label, "seconds": time.perf_counter() - t0})
+            else:
+                todo.append((a, b, fa, fb, key, label))
         except StoreError as exc:
-            if "missing" not in str(exc).lower() and "not found" not in str(exc).lower():
+            if "missing" not in str(exc).lower():
                 raise
-            r = _failure("align", label, exc, work=work)
-            r["seconds"] = time.perf_counter() - t0
-            _record_failure(s, run_id, r)
-            out.append(r)
+            fail(label, exc, t0)
         except Exception as exc:  # noqa: BLE001
-            r = _failure("align", label, exc, work=work)
-            r["seconds"] = time.perf_counter() - t0
-            _record_failure(s, run_id, r)
-            out.append(r)
+            fail(label, exc, t0)
+
+    def write(a, b, fa, fb, key, label, res, t0):
+        s.write_alignment(method, work, a, b, res, key=key, feature=feature, frame_rate_a=fa.frame_rate,
+                          frame_rate_b=fb.frame_rate, options=options, n_frames_a=fa.n_frames,
+                          n_frames_b=fb.n_frames)
+        out.append({"status": "done", "item": label, "seconds": time.perf_counter() - t0})
+
+    if method == "softdtw":
+        todo.sort(key=lambda t: t[2].n_frames * t[3].n_frames)
+        cap = int(options.get("batch_cells", _SOFT_DEFAULTS["batch_cells"]))
+        kernel_opts = {k: v for k, v in options.items() if k != "batch_cells"}
+        i = 0
+        while i < len(todo):
+            j, n_max, m_max = i, 0, 0
+            while j < len(todo):  # grow the batch while the padded batch stays under the cap
+                n2, m2 = max(n_max, todo[j][2].n_frames), max(m_max, todo[j][3].n_frames)
+                if j > i and (j - i + 1) * n2 * m2 > cap:
+                    break
+                n_max, m_max, j = n2, m2, j + 1
+            batch, t0 = todo[i:j], time.perf_counter()
+            try:
+                results = _soft_batch([t[2].values for t in batch], [t[3].values for t in batch], kernel_opts)
+                for t, res in zip(batch, results, strict=True):
+                    write(*t, res, t0)
+            except StoreError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the whole batch failed: record each pair
+                for t in batch:
+                    fail(t[5], exc, t0)
+            i = j
+        return out
+
+    for a, b, fa, fb, key, label in todo:
+        t0 = time.perf_counter()
+        try:
+            write(a, b, fa, fb, key, label, _align(method, fa.values, fb.values, options), t0)
+        except StoreError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            fail(label, exc, t0)
     return out
 
 

@@ -126,12 +126,14 @@ def _drain(stage: str, submissions: Iterable[Callable[[], object]], total: int, 
             logger.info("%s: %d/%d batches, %d done, %d skipped, %d failed", stage, finished, total,
                         totals["done"], totals["skipped"], totals["failed"])
 
+    t0 = time.monotonic()
     for submit in submissions:
         pending.append(submit())
         while len(pending) >= max_in_flight:
             collect(pending.popleft())
     while pending:
         collect(pending.popleft())
+    totals["wall_s"] = time.monotonic() - t0
     return totals
 
 
@@ -324,5 +326,5 @@ def run_corpus(corpus: str, store: str, features: list[str] | None = None, metho
 
 
 def new_run_id() -> str:
-    """A fresh run id (time-sortable prefix + random suffix)."""
+    """Make a fresh run id (time-sortable prefix + random suffix)."""
     return time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]

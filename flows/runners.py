@@ -164,7 +164,8 @@ def _check_dask(address: str, timeout: float = 15.0) -> None:
             if not c.scheduler_info().get("workers"):
                 c.wait_for_workers(1, timeout=timeout)
     except Exception as exc:  # noqa: BLE001 - any connection failure becomes one clear line
-        raise BackendError(f"cannot use the Dask scheduler at {address!r}: {type(exc).__name__}: {exc}") from exc
+        raise BackendError(f"cannot use the Dask scheduler at {address!r}: "
+                           f"{type(exc).__name__}: {exc}") from exc
 
 
 @contextlib.contextmanager

@@ -79,7 +79,8 @@ def wait_healthy(api_url: str, *, timeout: float, proc: subprocess.Popen | None 
     with httpx.Client(timeout=2.0) as client:
         while True:
             if proc is not None and proc.poll() is not None:
-                raise BackendError(f"the Prefect server exited with code {proc.returncode} before it was healthy")
+                raise BackendError(f"the Prefect server exited with code {proc.returncode} "
+                                   "before it was healthy")
             try:
                 if client.get(f"{api_url}/health").status_code == 200:
                     return time.monotonic() - t0

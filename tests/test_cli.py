@@ -125,7 +125,8 @@ def test_transfer_maps_times_through_the_stored_path(filled_store):
     assert r.exit_code == 0, r.output
     got = np.array([[float(x) for x in ln.split()] for ln in r.output.splitlines() if ln.strip()])
     al = open_store(store).read_alignment("dtw", work, a, b)
-    want = transfer_times(al.path, np.array(times), frame_rate_a=al.frame_rate_a, frame_rate_b=al.frame_rate_b)
+    want = transfer_times(al.path, np.array(times), frame_rate_a=al.frame_rate_a,
+                          frame_rate_b=al.frame_rate_b)
     np.testing.assert_allclose(got[:, 0], times)
     np.testing.assert_allclose(got[:, 1], want, atol=1e-3)  # printed with 3 decimals
 

@@ -91,3 +91,84 @@ def test_score_features_share_the_audio_grid(tiny_corpus):
     assert float(ps @ pa / np.linalg.norm(ps) / np.linalg.norm(pa)) > 0.8
     with pytest.raises(ParameterError, match="no score counterpart"):
         pipeline.compute_features(score, {"name": "mfcc", "params": {}})
+
+
+def _write_synthetic(store, work, version, values, rate=10.0):
+    from alignkit.features.base import Features
+    from alignkit.store.results import open_store
+
+    f = Features(values=values.astype(np.float32), frame_rate=rate, name="chroma_stft", params={})
+    open_store(store).write_features(work, version, f, source_hash=f"synthetic-{version}", key=f"k-{version}")
+
+
+@pytest.fixture(scope="module")
+def synthetic_store(tmp_path_factory):
+    """Three versions of one work: X, a time-stretched copy, and a copy with a pause."""
+    rng = np.random.default_rng(1)
+    X = np.abs(rng.standard_normal((40, 12))) + 0.05
+    stretch = np.repeat(X, 2, axis=0)                      # frame j shows X[j // 2]
+    pause = np.concatenate([X[:20], np.repeat(X[20:21], 6, axis=0), X[20:]])
+    store = str(tmp_path_factory.mktemp("syn") / "store")
+    for v, vals in (("x", X), ("stretch", stretch), ("pause", pause)):
+        _write_synthetic(store, "w", v, vals)
+    return store
+
+
+def test_align_group_dtw_equals_direct_dtw_and_skips_on_rerun(synthetic_store):
+    from alignkit.align.dtw import dtw
+    from alignkit.store.results import open_store
+
+    pairs = [("x", "stretch"), ("x", "pause"), ("stretch", "pause")]
+    r1 = pipeline.align_group(synthetic_store, "w", pairs, method="dtw", run_id="t")
+    assert [r["status"] for r in r1] == ["done"] * 3
+    s = open_store(synthetic_store)
+    for a, b in pairs:
+        fa, fb = s.read_features("w", a, "chroma_stft"), s.read_features("w", b, "chroma_stft")
+        ref = dtw(fa.values, fb.values)
+        np.testing.assert_array_equal(s.read_alignment("dtw", "w", a, b).path, ref.path)
+    r2 = pipeline.align_group(synthetic_store, "w", pairs, method="dtw", run_id="t")
+    assert [r["status"] for r in r2] == ["skipped"] * 3
+    # different options -> a different key -> recomputed
+    r3 = pipeline.align_group(synthetic_store, "w", pairs[:1], method="dtw",
+                              options={"step_sizes": "symmetric1"}, run_id="t")
+    assert r3[0]["status"] == "done"
+
+
+def test_softdtw_batched_equals_one_by_one_and_tracks_the_truth(synthetic_store):
+    from alignkit.store.results import open_store
+
+    pairs = [("x", "stretch"), ("x", "pause")]
+    batched = pipeline.align_group(synthetic_store, "w", pairs, method="softdtw",
+                                   options={"gamma": 0.01, "metric": "sqeuclidean"}, run_id="t")
+    assert [r["status"] for r in batched] == ["done"] * 2
+    s = open_store(synthetic_store)
+    paths = {p: s.read_alignment("softdtw", "w", *p).path for p in pairs}
+    single = {p: pipeline._soft_batch([s.read_features("w", p[0], "chroma_stft").values],
+                                      [s.read_features("w", p[1], "chroma_stft").values],
+                                      {"gamma": 0.01, "metric": "sqeuclidean"})[0]["path"] for p in pairs}
+    for p in pairs:
+        np.testing.assert_array_equal(paths[p], single[p])
+    # ground truth: frame j of "stretch" shows X[j // 2]; frames 20..26 of "pause" hold X[20]
+    st = paths[("x", "stretch")]
+    assert np.all(np.abs(st[:, 0] - st[:, 1] // 2) <= 1)
+    pa = paths[("x", "pause")]
+    truth = np.concatenate([np.arange(20), np.full(6, 20), np.arange(20, 40)])
+    assert np.all(np.abs(pa[:, 0] - truth[pa[:, 1]]) <= 1)
+    assert s.read_alignment("softdtw", "w", "x", "pause").soft is not None  # E kept in the store
+
+
+def test_failures_are_isolated_and_recorded(tiny_corpus, tmp_path):
+    from alignkit.store.results import open_store
+
+    store = str(tmp_path / "store")
+    items = pipeline.corpus_items(pipeline.load_corpus(str(tiny_corpus)))
+    bad = dict(items[1], version="ghost", path=str(tmp_path / "missing.flac"))
+    r = pipeline.extract_item(store, bad, features=[{"name": "chroma_stft"}], run_id="r1")
+    assert r["status"] == "failed" and "missing.flac" in r["error"]
+    ok = pipeline.extract_item(store, items[1], features=[{"name": "chroma_stft"}], run_id="r1")
+    assert ok["status"] == "done"
+    res = pipeline.align_group(store, items[1]["work"], [(items[1]["version"], "ghost")], run_id="r1")
+    assert res[0]["status"] == "failed" and "ghost" in res[0]["error"]
+    fails = open_store(store).read_table("failures")
+    assert sorted(fails["stage"]) == ["align", "extract"]
+    assert set(fails["run_id"]) == {"r1"}
