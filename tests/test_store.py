@@ -502,37 +502,36 @@ def _kill_writer(uri: str, hang_at: int, ready: str | None) -> int:
         f = Features(
             values=rng.random((4000, 12)).astype(np.float32), frame_rate=20.0, name="chroma", params={"i": i}
         )
-        if s.features_complete(f"work{i}", "v", "chroma", source_hash=f"h{i}", params_hash=f.hash):
-            continue
-        s.write_features(f"work{i}", "v", f, source_hash=f"h{i}", chunk_frames=250)
-        p = np.stack([np.arange(4000), np.arange(4000)], 1)
-        s.write_alignment(
-            "dtw",
-            f"work{i}",
-            "v",
-            "ref",
-            path=p,
-            cost=float(i),
-            frame_rate_a=20.0,
-            frame_rate_b=20.0,
-            input_hash=f"h{i}",
+        # each stage has its own skip check, as in the flows
+        did = False
+        if not s.features_complete(f"work{i}", "v", "chroma", source_hash=f"h{i}", params_hash=f.hash):
+            s.write_features(f"work{i}", "v", f, source_hash=f"h{i}", chunk_frames=250)
+            did = True
+        if not s.alignment_complete("dtw", f"work{i}", "v", "ref", input_hash=f"h{i}", params={}):
+            p = np.stack([np.arange(4000), np.arange(4000)], 1)
+            s.write_alignment(
+                "dtw",
+                f"work{i}",
+                "v",
+                "ref",
+                path=p,
+                cost=float(i),
+                frame_rate_a=20.0,
+                frame_rate_b=20.0,
+                input_hash=f"h{i}",
+            )
+            did = True
+        row = dict(
+            method="dtw",
+            work=f"work{i}",
+            version_a="v",
+            version_b="ref",
+            metric="accuracy",
+            value=i / 10,
+            tolerance_s=0.05,
         )
-        s.write_table_rows(
-            "evaluation",
-            [
-                dict(
-                    method="dtw",
-                    work=f"work{i}",
-                    version_a="v",
-                    version_b="ref",
-                    metric="accuracy",
-                    value=i / 10,
-                    tolerance_s=0.05,
-                )
-            ],
-            task_id=f"eval-{i}",
-        )
-        written += 1
+        s.write_table_rows("evaluation", [row], task_id=f"eval-{i}")  # idempotent per task id
+        written += did
     return written
 
 
@@ -628,3 +627,49 @@ def test_alignment_skip_key_from_parts_and_source_hash_from_file(tmp_path):
     assert s.features_complete(
         "w", "a", "chroma", source_hash=content_hash(src), params_hash=_feat().hash, code_version="c1"
     )
+
+
+def _expected_item(i):
+    return np.random.default_rng(i).random((4000, 12)).astype(np.float32)
+
+
+def test_writers_killed_at_random_moments_never_expose_partial_items(tmp_path):
+    uri = str(tmp_path / "s")
+    rng = np.random.default_rng(7)
+    ctx = mp.get_context("fork")
+    for _ in range(4):
+        proc = ctx.Process(target=_kill_writer, args=(uri, -1, None))
+        proc.start()
+        time.sleep(float(rng.uniform(0.05, 0.6)))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.join()
+        if not Path(uri, "alignkit.json").exists():
+            continue
+        s = open_store(uri, read_only=True)
+        for _, r in s.list_features().iterrows():  # every visible item is whole and right
+            i = int(r.work[4:])
+            np.testing.assert_array_equal(
+                s.read_features(r.work, r.version, "chroma").values, _expected_item(i)
+            )
+        for _, r in s.list_alignments().iterrows():
+            assert s.read_alignment("dtw", r.work, "v", "ref").path.shape == (4000, 2)
+    _kill_writer(uri, -1, None)
+    s = open_store(uri)
+    assert len(s.list_features()) == 6 and len(s.list_alignments()) == 6
+    assert sorted(s.read_table("evaluation").value) == [i / 10 for i in range(6)]
+
+
+def test_rewriting_a_complete_item_withdraws_its_marker_first(tmp_path, monkeypatch):
+    s = open_store(tmp_path / "s")
+    s.write_features("w", "v", _feat(), source_hash="h1")
+    seen = []
+    orig_rm = s.fs.rm
+
+    def spy_rm(path, *a, **k):
+        seen.append(s.features_complete("w", "v", "chroma"))
+        return orig_rm(path, *a, **k)
+
+    monkeypatch.setattr(s.fs, "rm", spy_rm)
+    s.write_features("w", "v", _feat(seed=3), source_hash="h2")
+    assert seen and seen[0] is False  # the old item was already invisible when deletion began
+    np.testing.assert_array_equal(s.read_features("w", "v", "chroma").values, _feat(seed=3).values)

@@ -303,6 +303,12 @@ class ResultsStore:
         import zarr
 
         full = self._p(f"{keys.ARRAYS}/{item}")
+        js = self._item_json(item)
+        if js is not None and js.get("attributes", {}).get(keys.ATTR_COMPLETE):
+            # withdraw the completion marker first (one atomic write): a writer killed while
+            # deleting the old arrays must not leave a "complete" item with missing chunks
+            old = zarr.open_group(self._zstore, path=item, mode="r+", use_consolidated=False)
+            old.attrs[keys.ATTR_COMPLETE] = False
         if self.fs.exists(full):
             self.fs.rm(full, recursive=True)
         attrs = {keys.ATTR_META: meta, keys.ATTR_COMPLETE: False}
