@@ -61,8 +61,12 @@ def _one(impl: str, n: int, band: int | None, gamma: float, repeat: int, device:
         # compile / load the kernels on a small input first
         small = torch.rand(50, 50, dtype=dt, device=device, requires_grad=True)
         soft_dtw(small, gamma=gamma).backward()
-        soft_dtw(X=torch.rand(50, 12, dtype=dt, device=device, requires_grad=True),
-                 Y=torch.rand(60, 12, dtype=dt, device=device), gamma=gamma, band=5).backward()
+        soft_dtw(
+            X=torch.rand(50, 12, dtype=dt, device=device, requires_grad=True),
+            Y=torch.rand(60, 12, dtype=dt, device=device),
+            gamma=gamma,
+            band=5,
+        ).backward()
     elif impl == "tslearn":
         from tslearn.metrics import SoftDTW
 
@@ -120,16 +124,31 @@ def main():
         jobs += [(i, a.band_size, str(a.band)) for i in a.impls if i.startswith("alignkit")]
     rows = []
     for impl, n, band in jobs:
-        cmd = [sys.executable, __file__, "--one", impl, str(n), band, "--gamma", str(a.gamma),
-               "--repeat", str(a.repeat), "--device", a.device]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--one",
+            impl,
+            str(n),
+            band,
+            "--gamma",
+            str(a.gamma),
+            "--repeat",
+            str(a.repeat),
+            "--device",
+            a.device,
+        ]
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:
             print(f"{impl} n={n} band={band}: failed: {res.stderr.strip().splitlines()[-1:]}", flush=True)
             continue
         row = json.loads(res.stdout.strip().splitlines()[-1])
         rows.append(row)
-        print(f"{impl:11s} n={n:6d} band={band:>5s}  {row['seconds']:8.3f} s  "
-              f"+{row['peak_extra_mb']:8.1f} MB  value={row['value']:.6g}", flush=True)
+        print(
+            f"{impl:11s} n={n:6d} band={band:>5s}  {row['seconds']:8.3f} s  "
+            f"+{row['peak_extra_mb']:8.1f} MB  value={row['value']:.6g}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -42,14 +42,16 @@ def test_loss_and_gradients_match_torch_and_brute_force():
     got = ctc_loss(lp, tg, il, tl, reduction="none", implementation="alignkit")
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
     for b in range(4):
-        ref = naive.ctc_brute(lp[b, :il[b]].detach().numpy(), tg[b, :tl[b]].tolist())
+        ref = naive.ctc_brute(lp[b, : il[b]].detach().numpy(), tg[b, : tl[b]].tolist())
         assert got[b].item() == pytest.approx(ref, rel=1e-12)
-        assert got[b].item() == pytest.approx(naive.ctc_alpha(lp[b, :il[b]].detach().numpy(),
-                                                              tg[b, :tl[b]].tolist()), rel=1e-12)
+        assert got[b].item() == pytest.approx(
+            naive.ctc_alpha(lp[b, : il[b]].detach().numpy(), tg[b, : tl[b]].tolist()), rel=1e-12
+        )
     for red in ("mean", "sum"):
         g1 = torch.autograd.grad(ctc_loss(lp, tg, il, tl, reduction=red), logits, retain_graph=True)[0]
-        g2 = torch.autograd.grad(ctc_loss(lp, tg, il, tl, reduction=red, implementation="alignkit"), logits,
-                                 retain_graph=True)[0]
+        g2 = torch.autograd.grad(
+            ctc_loss(lp, tg, il, tl, reduction=red, implementation="alignkit"), logits, retain_graph=True
+        )[0]
         torch.testing.assert_close(g2, g1, rtol=1e-10, atol=1e-12)
 
 
@@ -57,7 +59,9 @@ def test_own_ctc_gradcheck_in_float64():
     logits, tg, il, tl = _batch(seed=1, B=2, T=6)
     logits.requires_grad_()
     assert torch.autograd.gradcheck(
-        lambda z: ctc_loss(z.log_softmax(-1), tg, il, tl, reduction="sum", implementation="alignkit"), (logits,))
+        lambda z: ctc_loss(z.log_softmax(-1), tg, il, tl, reduction="sum", implementation="alignkit"),
+        (logits,),
+    )
 
 
 def test_too_short_input_gives_inf_and_zero_infinity():
@@ -75,10 +79,10 @@ def test_posteriors_are_distributions_and_match_autograd():
     post = ctc_posteriors(lp, tg, il, tl)
     for b in range(4):
         s = post.class_posteriors[b].sum(-1)
-        torch.testing.assert_close(s[:il[b]], torch.ones(int(il[b]), dtype=s.dtype))
-        assert torch.all(s[il[b]:] == 0)
+        torch.testing.assert_close(s[: il[b]], torch.ones(int(il[b]), dtype=s.dtype))
+        assert torch.all(s[il[b] :] == 0)
         # every target position is visited once in expectation... at least with total mass >= 1
-        assert torch.all(post.token_posteriors[b, :, :tl[b]].sum(0) >= 1 - 1e-9)
+        assert torch.all(post.token_posteriors[b, :, : tl[b]].sum(0) >= 1 - 1e-9)
     # d(-log p)/d log_probs = -posterior (true partial derivative, no softmax shortcut)
     loss = ctc_loss(lp, tg, il, tl, reduction="sum", implementation="alignkit")
     (g,) = torch.autograd.grad(loss, lp)
@@ -93,11 +97,11 @@ def test_batched_viterbi_matches_brute_force_and_one_by_one():
     lp = logits.log_softmax(-1)
     ali = ctc_forced_align(lp, tg, il, tl)
     for b in range(4):
-        score, states = naive.ctc_viterbi_brute(lp[b, :il[b]].numpy(), tg[b, :tl[b]].tolist())
+        score, states = naive.ctc_viterbi_brute(lp[b, : il[b]].numpy(), tg[b, : tl[b]].tolist())
         assert ali.scores[b] == pytest.approx(score, rel=1e-12)
-        np.testing.assert_array_equal(ali.states[b, :il[b]], states)
-        assert np.all(ali.states[b, il[b]:] == -1)
-        one = ctc_forced_align(lp[b, :il[b]], tg[b, :tl[b]])
+        np.testing.assert_array_equal(ali.states[b, : il[b]], states)
+        assert np.all(ali.states[b, il[b] :] == -1)
+        one = ctc_forced_align(lp[b, : il[b]], tg[b, : tl[b]])
         np.testing.assert_array_equal(one.states, states)
         # spans: label k occupies [start, end) and frame_labels agree with the targets
         for k in range(int(tl[b])):
@@ -105,9 +109,9 @@ def test_batched_viterbi_matches_brute_force_and_one_by_one():
             assert 0 <= s < e <= il[b]
             assert np.all(ali.token_index[b, s:e] == k)
             assert np.all(ali.frame_labels[b, s:e] == tg[b, k].item())
-        assert np.all(ali.starts[b, tl[b]:] == -1)
-        blank_frames = ali.token_index[b, :il[b]] == -1
-        assert np.all(ali.frame_labels[b, :il[b]][blank_frames] == 0)
+        assert np.all(ali.starts[b, tl[b] :] == -1)
+        blank_frames = ali.token_index[b, : il[b]] == -1
+        assert np.all(ali.frame_labels[b, : il[b]][blank_frames] == 0)
 
 
 def test_viterbi_recovers_a_synthetic_alignment():
@@ -160,12 +164,14 @@ def test_multilabel_ctc_matches_brute_force_over_set_labels():
         n = int(tl[b])
         uniq = {}
         ids = [uniq.setdefault(tuple(sets[b, k]), len(uniq) + 1) for k in range(n)]
-        le, lb = multilabel_emissions(logits[b:b + 1], torch.from_numpy(np.array([list(u) for u in uniq]))[None])
+        le, lb = multilabel_emissions(
+            logits[b : b + 1], torch.from_numpy(np.array([list(u) for u in uniq]))[None]
+        )
         table = torch.cat([lb[0, :, None], le[0]], dim=1)[: il[b]].numpy()  # class 0 = blank = empty set
         assert loss[b].item() == pytest.approx(naive.ctc_brute(table, ids), rel=1e-12)
         score, states = naive.ctc_viterbi_brute(table, ids)
         assert ali.scores[b] == pytest.approx(score, rel=1e-12)
-        np.testing.assert_array_equal(ali.states[b, :il[b]], states)
+        np.testing.assert_array_equal(ali.states[b, : il[b]], states)
 
 
 def test_multilabel_gradcheck_and_class_posteriors():

@@ -46,7 +46,9 @@ def _checks():
     # a target longer than one block of threads (S = 2 L + 1 > 32: grid-stride over states)
     lp2 = torch.randn(1, 60, 6, dtype=torch.float64, generator=g).log_softmax(-1)
     tg2 = torch.randint(1, 6, (1, 25), generator=g)
-    assert np.array_equal(ctc_forced_align(lp2, tg2).states, ctc_forced_align(lp2, tg2, backend="cuda").states)
+    assert np.array_equal(
+        ctc_forced_align(lp2, tg2).states, ctc_forced_align(lp2, tg2, backend="cuda").states
+    )
     # multi-label
     z = torch.randn(2, 7, 3, dtype=torch.float64, generator=g)
     sets = np.zeros((2, 2, 3), bool)
@@ -54,8 +56,10 @@ def _checks():
     m1 = multilabel_ctc_loss(z, sets, reduction="none")
     m2 = multilabel_ctc_loss(z, sets, reduction="none", backend="cuda")
     assert torch.allclose(m1, m2, rtol=1e-12)
-    assert np.array_equal(multilabel_ctc_forced_align(z, sets).states,
-                          multilabel_ctc_forced_align(z, sets, backend="cuda").states)
+    assert np.array_equal(
+        multilabel_ctc_forced_align(z, sets).states,
+        multilabel_ctc_forced_align(z, sets, backend="cuda").states,
+    )
     print("CTC CUDA simulator checks passed")
 
 

@@ -35,11 +35,20 @@ def _same(a, b):
 
 
 def _cases(Cs):
-    masks = [(c > 0.1) | np.eye(*c.shape, dtype=bool) | (np.arange(c.shape[0])[:, None] == c.shape[0] - 1)
-             | (np.arange(c.shape[1])[None, :] == 0)
-             for c in Cs]
-    return [dict(), dict(step_sizes="symmetric1"), dict(band=2), dict(mask=masks),
-            dict(step_sizes=np.array([[1, 1], [1, 0], [0, 1]]), weights=[1.0, 3.0, 0.5])]
+    masks = [
+        (c > 0.1)
+        | np.eye(*c.shape, dtype=bool)
+        | (np.arange(c.shape[0])[:, None] == c.shape[0] - 1)
+        | (np.arange(c.shape[1])[None, :] == 0)
+        for c in Cs
+    ]
+    return [
+        dict(),
+        dict(step_sizes="symmetric1"),
+        dict(band=2),
+        dict(mask=masks),
+        dict(step_sizes=np.array([[1, 1], [1, 0], [0, 1]]), weights=[1.0, 3.0, 0.5]),
+    ]
 
 
 def _compare(Cs, backend):
@@ -58,7 +67,7 @@ def test_cpu_route_equals_the_engine_and_the_naive_reference():
     Cs = _dyadic(SHAPES)
     _compare(Cs, "auto")
     res = dtw_batch(Cs, step_sizes="symmetric1")
-    for r, c in zip(res, Cs):
+    for r, c in zip(res, Cs, strict=True):
         cost, path = naive.dtw_dp(c, steps=((1, 1), (0, 1), (1, 0)))
         assert r.cost == cost and np.array_equal(r.path, path)
 
@@ -70,7 +79,7 @@ def test_padded_batches_with_lengths_and_features():
     xl, yl = np.array([9, 4, 7]), np.array([11, 6, 3])
     res = dtw_batch(X=torch.from_numpy(X), Y=torch.from_numpy(Y), lengths=(xl, yl), metric="euclidean")
     for b in range(3):
-        _same(res[b], dtw(X[b, :xl[b]], Y[b, :yl[b]], metric="euclidean"))
+        _same(res[b], dtw(X[b, : xl[b]], Y[b, : yl[b]], metric="euclidean"))
     C = np.zeros((2, 5, 6))
     C[0, :3, :4] = _dyadic([(3, 4)])[0]
     C[0, 3:, :] = C[0, :, 4:] = -100  # padding must not matter

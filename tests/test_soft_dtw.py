@@ -30,7 +30,6 @@ def _rand(*shape, seed=0):
 
 
 def _windows_to_mask(lo, hi, m):
-    n = len(lo)
     j = np.arange(m)[None, :]
     return (j >= np.asarray(lo)[:, None]) & (j < np.asarray(hi)[:, None])
 
@@ -120,7 +119,8 @@ def test_band_on_features_matches_dense_cost():
     Yn = Y / np.linalg.norm(Y, axis=1, keepdims=True)
     Ccos = 1 - Xn @ Yn.T
     assert soft_dtw(X=X, Y=Y, gamma=0.5, metric="cosine").item() == pytest.approx(
-        naive.soft_dtw_dp(Ccos, 0.5)[0], rel=1e-12)
+        naive.soft_dtw_dp(Ccos, 0.5)[0], rel=1e-12
+    )
 
 
 def test_diagonal_prior_adds_the_documented_penalty():
@@ -153,9 +153,15 @@ def test_small_gamma_gives_hard_dtw_value_and_path(weights, steps):
 
 def test_gradcheck_cost_matrix_dense_band_subsequence():
     C = torch.tensor(_rand(2, 5, 6, seed=8), requires_grad=True)
-    for kw in (dict(), dict(band=1), dict(step_weights=(2.0, 1.0, 1.5)), dict(subsequence=True),
-               dict(lengths=(torch.tensor([5, 3]), torch.tensor([4, 6]))), dict(diagonal_prior=0.5)):
-        assert torch.autograd.gradcheck(lambda c: soft_dtw(c, gamma=0.3, **kw), (C,))
+    for kw in (
+        dict(),
+        dict(band=1),
+        dict(step_weights=(2.0, 1.0, 1.5)),
+        dict(subsequence=True),
+        dict(lengths=(torch.tensor([5, 3]), torch.tensor([4, 6]))),
+        dict(diagonal_prior=0.5),
+    ):
+        assert torch.autograd.gradcheck(lambda c, kw=kw: soft_dtw(c, gamma=0.3, **kw), (C,))
 
 
 @pytest.mark.parametrize("metric", ["sqeuclidean", "cosine"])
@@ -256,7 +262,7 @@ def test_divergence_is_zero_on_itself_and_positive_otherwise():
 def test_gamma_schedule():
     g = gamma_schedule(1.0, 0.01, 5)
     assert g[0] == pytest.approx(1.0) and g[-1] == pytest.approx(0.01)
-    np.testing.assert_allclose(g[1:] / g[:-1], 10 ** -0.5)
+    np.testing.assert_allclose(g[1:] / g[:-1], 10**-0.5)
     assert gamma_schedule(1.0, 0.5, 3, kind="linear").tolist() == pytest.approx([1.0, 0.75, 0.5])
     assert gamma_schedule(1.0, 0.5, 1).tolist() == [0.5]
     with pytest.raises(ParameterError):

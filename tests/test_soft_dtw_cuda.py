@@ -47,7 +47,7 @@ def _checks():
         v2 = soft_dtw(c, gamma=0.5, backend="cuda", **args)
         g2 = torch.autograd.grad(v2.sum(), leaves)
         assert torch.allclose(v1, v2, rtol=1e-12, atol=1e-12), (name, v1, v2)
-        for a, b in zip(g1, g2):
+        for a, b in zip(g1, g2, strict=True):
             assert torch.allclose(a, b, rtol=1e-10, atol=1e-12), (name, (a - b).abs().max())
     # expected alignment with rows wider than one block of threads (grid-stride), and float32
     Cl = rng.random((5, 70))

@@ -1,5 +1,4 @@
-"""CTC for alignment: loss, posteriors (soft alignment), batched Viterbi forced alignment,
-multi-label CTC for polyphonic targets, and the chroma post-processing.
+"""CTC for alignment: loss, posteriors, batched Viterbi, multi-label CTC, chroma post-processing.
 
 Conventions
 -----------
@@ -103,7 +102,7 @@ def _targets(targets, B, target_lengths, C, blank):
         pad = np.zeros((B, max(int(tl.max()), 1) if B else 1), dtype=np.int64)
         off = np.concatenate([[0], np.cumsum(tl)])
         for b in range(B):
-            pad[b, :tl[b]] = t[off[b]:off[b + 1]]
+            pad[b, : tl[b]] = t[off[b] : off[b + 1]]
         t = pad
     elif t.ndim == 2:
         if t.shape[0] != B:
@@ -183,8 +182,9 @@ def _fb(le, lb, skip, Tl, Ll, backend):
     post_lab = np.zeros((B, T, L), dtype=dt)
     post_blank = np.zeros((B, T), dtype=dt)
     loss = np.empty(B, dtype=dt)
-    _cpu.pick("ctc_fb", B, B * T * S)(le_n, lb.contiguous().numpy().astype(dt), skip, Tl, Ll, alpha, post_lab,
-                                      post_blank, loss)
+    _cpu.pick("ctc_fb", B, B * T * S)(
+        le_n, lb.contiguous().numpy().astype(dt), skip, Tl, Ll, alpha, post_lab, post_blank, loss
+    )
     return torch.from_numpy(loss), torch.from_numpy(post_lab), torch.from_numpy(post_blank)
 
 
@@ -207,9 +207,18 @@ def _check_reduction(reduction):
 # ----------------------------------------------------------------------------- public: single label
 
 
-def ctc_loss(log_probs, targets, input_lengths=None, target_lengths=None, *, blank: int = 0,
-             reduction: str = "mean", zero_infinity: bool = False, implementation: str = "torch",
-             backend: str = "auto") -> torch.Tensor:
+def ctc_loss(
+    log_probs,
+    targets,
+    input_lengths=None,
+    target_lengths=None,
+    *,
+    blank: int = 0,
+    reduction: str = "mean",
+    zero_infinity: bool = False,
+    implementation: str = "torch",
+    backend: str = "auto",
+) -> torch.Tensor:
     """CTC negative log-likelihood, validated.
 
     Parameters
@@ -246,8 +255,14 @@ def ctc_loss(log_probs, targets, input_lengths=None, target_lengths=None, *, bla
     if implementation == "torch":
         dev = lp.device
         out = torch.nn.functional.ctc_loss(
-            lp.transpose(0, 1), torch.from_numpy(tgt).to(dev), torch.from_numpy(il).to(dev),
-            torch.from_numpy(tl).to(dev), blank=blank, reduction=reduction, zero_infinity=zero_infinity)
+            lp.transpose(0, 1),
+            torch.from_numpy(tgt).to(dev),
+            torch.from_numpy(il).to(dev),
+            torch.from_numpy(tl).to(dev),
+            blank=blank,
+            reduction=reduction,
+            zero_infinity=zero_infinity,
+        )
     elif implementation == "alignkit":
         bk = _pick_backend(backend, lp)
         le, lb, skip = _single_emissions(lp, tgt, blank)
@@ -283,8 +298,9 @@ class CTCPosteriors:
     blank_posteriors: torch.Tensor
 
 
-def ctc_posteriors(log_probs, targets, input_lengths=None, target_lengths=None, *, blank: int = 0,
-                   backend: str = "auto") -> CTCPosteriors:
+def ctc_posteriors(
+    log_probs, targets, input_lengths=None, target_lengths=None, *, blank: int = 0, backend: str = "auto"
+) -> CTCPosteriors:
     """Per-frame label posteriors from a batched CTC forward-backward (the soft alignment).
 
     Parameters are those of :func:`ctc_loss`. Padding frames and positions are 0.
@@ -306,8 +322,9 @@ def ctc_posteriors(log_probs, targets, input_lengths=None, target_lengths=None, 
         cls[:, :, blank] += post_blank
     res = CTCPosteriors(loss.to(lp.device), cls, post_lab, post_blank)
     if not batched:
-        res = CTCPosteriors(*(x[0] for x in (res.loss, res.class_posteriors, res.token_posteriors,
-                                             res.blank_posteriors)))
+        res = CTCPosteriors(
+            *(x[0] for x in (res.loss, res.class_posteriors, res.token_posteriors, res.blank_posteriors))
+        )
     return res
 
 
@@ -340,8 +357,12 @@ class CTCAlignment:
 
     def squeeze(self) -> CTCAlignment:
         """Drop the batch axis of a one-item alignment."""
-        return CTCAlignment(*(getattr(self, f)[0] for f in ("states", "token_index", "frame_labels", "starts",
-                                                              "ends", "scores")))
+        return CTCAlignment(
+            *(
+                getattr(self, f)[0]
+                for f in ("states", "token_index", "frame_labels", "starts", "ends", "scores")
+            )
+        )
 
 
 def _viterbi(le, lb, skip, il, tl, backend):
@@ -358,8 +379,9 @@ def _viterbi(le, lb, skip, il, tl, backend):
         bp = np.zeros((B, T, S), dtype=np.int8)
         states = np.full((B, T), -1, dtype=np.int64)
         scores = np.empty(B, dtype=dt)
-        _cpu.pick("ctc_viterbi", B, B * T * S)(le_n, lb.detach().contiguous().numpy().astype(dt), skip, il, tl,
-                                               delta, bp, states, scores)
+        _cpu.pick("ctc_viterbi", B, B * T * S)(
+            le_n, lb.detach().contiguous().numpy().astype(dt), skip, il, tl, delta, bp, states, scores
+        )
     return _spans(states, il, tl, L, scores)
 
 
@@ -382,8 +404,9 @@ def _spans(states, il, tl, L, scores):
     return states, token, starts, ends, np.asarray(scores, dtype=np.float64)
 
 
-def ctc_forced_align(log_probs, targets, input_lengths=None, target_lengths=None, *, blank: int = 0,
-                     backend: str = "auto") -> CTCAlignment:
+def ctc_forced_align(
+    log_probs, targets, input_lengths=None, target_lengths=None, *, blank: int = 0, backend: str = "auto"
+) -> CTCAlignment:
     """Batched Viterbi forced alignment over the CTC trellis (any batch size, CPU or CUDA).
 
     Parameters are those of :func:`ctc_loss`. Ties prefer staying in a state, then moving by
@@ -405,8 +428,11 @@ def ctc_forced_align(log_probs, targets, input_lengths=None, target_lengths=None
     with torch.no_grad():
         le, lb, skip = _single_emissions(lp.detach(), tgt, blank)
         states, token, starts, ends, scores = _viterbi(le, lb, skip, il, tl, bk)
-    labels = np.where(token >= 0, np.take_along_axis(tgt, np.maximum(token, 0), axis=1) if tgt.shape[1]
-                      else 0, np.where(states >= 0, blank, -1))
+    labels = np.where(
+        token >= 0,
+        np.take_along_axis(tgt, np.maximum(token, 0), axis=1) if tgt.shape[1] else 0,
+        np.where(states >= 0, blank, -1),
+    )
     res = CTCAlignment(states, token, labels, starts, ends, scores)
     return res if batched else res.squeeze()
 
@@ -417,11 +443,17 @@ def ctc_forced_align(log_probs, targets, input_lengths=None, target_lengths=None
 def _prep_multi(logits, target_sets, input_lengths, target_lengths):
     z, batched = _as_logp(logits, "logits")
     B, T, K = z.shape
-    s = target_sets.detach().cpu().numpy() if isinstance(target_sets, torch.Tensor) else np.asarray(target_sets)
+    s = (
+        target_sets.detach().cpu().numpy()
+        if isinstance(target_sets, torch.Tensor)
+        else np.asarray(target_sets)
+    )
     if s.ndim == 2 and not batched:
         s = s[None]
     if s.ndim != 3 or s.shape[0] != B or s.shape[2] != K:
-        raise ParameterError(f"target_sets must be multi-hot of shape (B, L, {K}) (or (L, {K})), got {s.shape}")
+        raise ParameterError(
+            f"target_sets must be multi-hot of shape (B, L, {K}) (or (L, {K})), got {s.shape}"
+        )
     if s.dtype != bool:
         if not np.all((s == 0) | (s == 1)):
             raise ParameterError("target_sets must be multi-hot (0/1 or bool)")
@@ -467,8 +499,16 @@ def multilabel_emissions(logits, target_sets):
     return le, lb
 
 
-def multilabel_ctc_loss(logits, target_sets, input_lengths=None, target_lengths=None, *,
-                        reduction: str = "mean", zero_infinity: bool = False, backend: str = "auto"):
+def multilabel_ctc_loss(
+    logits,
+    target_sets,
+    input_lengths=None,
+    target_lengths=None,
+    *,
+    reduction: str = "mean",
+    zero_infinity: bool = False,
+    backend: str = "auto",
+):
     """Multi-label CTC loss for polyphonic targets (see the module docstring for the model).
 
     Parameters
@@ -494,8 +534,9 @@ def multilabel_ctc_loss(logits, target_sets, input_lengths=None, target_lengths=
     return out[0] if reduction == "none" and not batched else out
 
 
-def multilabel_ctc_posteriors(logits, target_sets, input_lengths=None, target_lengths=None, *,
-                              backend: str = "auto") -> CTCPosteriors:
+def multilabel_ctc_posteriors(
+    logits, target_sets, input_lengths=None, target_lengths=None, *, backend: str = "auto"
+) -> CTCPosteriors:
     """Soft alignment under multi-label CTC; ``class_posteriors`` are ``P(c active at t)``."""
     z, batched, s, tl, il, skip = _prep_multi(logits, target_sets, input_lengths, target_lengths)
     bk = _pick_backend(backend, z)
@@ -507,13 +548,15 @@ def multilabel_ctc_posteriors(logits, target_sets, input_lengths=None, target_le
         cls = torch.einsum("btl,blc->btc", post_lab, st.to(post_lab.dtype))
     res = CTCPosteriors(loss.to(z.device), cls, post_lab, post_blank.to(z.device))
     if not batched:
-        res = CTCPosteriors(*(x[0] for x in (res.loss, res.class_posteriors, res.token_posteriors,
-                                             res.blank_posteriors)))
+        res = CTCPosteriors(
+            *(x[0] for x in (res.loss, res.class_posteriors, res.token_posteriors, res.blank_posteriors))
+        )
     return res
 
 
-def multilabel_ctc_forced_align(logits, target_sets, input_lengths=None, target_lengths=None, *,
-                                backend: str = "auto") -> CTCAlignment:
+def multilabel_ctc_forced_align(
+    logits, target_sets, input_lengths=None, target_lengths=None, *, backend: str = "auto"
+) -> CTCAlignment:
     """Viterbi forced alignment under multi-label CTC (``frame_labels`` = target position)."""
     z, batched, s, tl, il, skip = _prep_multi(logits, target_sets, input_lengths, target_lengths)
     bk = _pick_backend(backend, z)
@@ -528,7 +571,7 @@ def multilabel_ctc_forced_align(logits, target_sets, input_lengths=None, target_
 
 
 def ctc_to_chroma(probs, *, blank: int = 0, log: bool = False, eps: float = 1e-12):
-    """The CTC chroma post-processing: drop the blank output, l2-normalise every frame.
+    """Apply the CTC chroma post-processing: drop the blank output, l2-normalise every frame.
 
     Parameters
     ----------
@@ -559,4 +602,3 @@ def ctc_to_chroma(probs, *, blank: int = 0, log: bool = False, eps: float = 1e-1
     nrm = y.norm(dim=-1, keepdim=True)
     y = torch.where(nrm > eps, y / nrm.clamp(min=eps), torch.zeros_like(y))
     return y if is_t else y.numpy()
-

@@ -41,11 +41,13 @@ def _items(C, X, Y, lengths):
         if seq is None:
             arr = C if isinstance(C, torch.Tensor) else np.asarray(C)
             if arr.ndim != 3:
-                raise ParameterError(f"C must be a (B, N, M) batch or a list of (N_b, M_b) matrices, "
-                                     f"got shape {tuple(arr.shape)}")
+                raise ParameterError(
+                    f"C must be a (B, N, M) batch or a list of (N_b, M_b) matrices, "
+                    f"got shape {tuple(arr.shape)}"
+                )
             B = arr.shape[0]
             ln, lm = _lengths(lengths, B, arr.shape[1], arr.shape[2])
-            seq = [arr[b, :ln[b], :lm[b]] for b in range(B)]
+            seq = [arr[b, : ln[b], : lm[b]] for b in range(B)]
         elif lengths is not None:
             raise ParameterError("lengths only apply to padded batches, not to lists")
         return [("C", c) for c in seq]
@@ -56,12 +58,13 @@ def _items(C, X, Y, lengths):
             raise ParameterError(f"X has {len(X)} sequences but Y has {len(Y)}")
         if lengths is not None:
             raise ParameterError("lengths only apply to padded batches, not to lists")
-        return [("XY", x, y) for x, y in zip(X, Y)]
+        return [("XY", x, y) for x, y in zip(X, Y, strict=True)]
     if X.ndim != 3 or Y.ndim != 3 or X.shape[0] != Y.shape[0]:
-        raise ParameterError(f"padded X and Y must be (B, N, D) and (B, M, D), got {tuple(X.shape)} and "
-                             f"{tuple(Y.shape)}")
+        raise ParameterError(
+            f"padded X and Y must be (B, N, D) and (B, M, D), got {tuple(X.shape)} and {tuple(Y.shape)}"
+        )
     ln, lm = _lengths(lengths, X.shape[0], X.shape[1], Y.shape[1])
-    return [("XY", X[b, :ln[b]], Y[b, :lm[b]]) for b in range(X.shape[0])]
+    return [("XY", X[b, : ln[b]], Y[b, : lm[b]]) for b in range(X.shape[0])]
 
 
 def _lengths(lengths, B, N, M):
@@ -78,8 +81,19 @@ def _np(t):
     return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
 
 
-def dtw_batch(C=None, *, X=None, Y=None, lengths=None, metric: str = "cosine", step_sizes="symmetric2",
-              weights=None, band=None, mask=None, backend: str = "auto") -> list[DTWResult]:
+def dtw_batch(
+    C=None,
+    *,
+    X=None,
+    Y=None,
+    lengths=None,
+    metric: str = "cosine",
+    step_sizes="symmetric2",
+    weights=None,
+    band=None,
+    mask=None,
+    backend: str = "auto",
+) -> list[DTWResult]:
     """Hard DTW with paths for a batch of pairs of different lengths.
 
     Parameters
@@ -121,8 +135,10 @@ def dtw_batch(C=None, *, X=None, Y=None, lengths=None, metric: str = "cosine", s
     if on_cuda and backend == "cpu":
         raise BackendError("backend='cpu' was asked for CUDA tensors; move them with .cpu() first")
     if not on_cuda and backend == "cuda" and not cuda_simulated():
-        raise BackendError("backend='cuda' was asked but the inputs are on the CPU; move them to a CUDA "
-                           "device (and check torch.cuda.is_available())")
+        raise BackendError(
+            "backend='cuda' was asked but the inputs are on the CPU; move them to a CUDA "
+            "device (and check torch.cuda.is_available())"
+        )
     if not on_cuda and backend != "cuda":
         from alignkit.align.dtw import dtw
 
@@ -164,7 +180,7 @@ def _local_cost_torch(x, y, metric):
     if metric == "cosine":
         return (1.0 - x @ y.T).to(torch.float64)
     d = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
-    return (d.to(torch.float64).sqrt() if metric == "euclidean" else d.to(torch.float64))
+    return d.to(torch.float64).sqrt() if metric == "euclidean" else d.to(torch.float64)
 
 
 def _dtw_batch_cuda(items, masks, metric, step_sizes, weights, band):
@@ -191,20 +207,22 @@ def _dtw_batch_cuda(items, masks, metric, step_sizes, weights, band):
         reg = _region(n, m, band, masks[b])
         if reg is not None:
             if not reg.contains(0, 0):
-                raise ParameterError(f"pair {b}: the constraints exclude the start cell (0, 0): no admissible path")
+                raise ParameterError(
+                    f"pair {b}: the constraints exclude the start cell (0, 0): no admissible path"
+                )
             if not reg.contains(n - 1, m - 1):
-                raise ParameterError(f"pair {b}: the constraints exclude the end cell {(n - 1, m - 1)}: "
-                                     "no admissible path")
+                raise ParameterError(
+                    f"pair {b}: the constraints exclude the end cell {(n - 1, m - 1)}: no admissible path"
+                )
         costs.append(c)
         shapes.append((n, m))
         wins.append(reg)
     B = len(items)
     N = max(s[0] for s in shapes)
-    M = max(s[1] for s in shapes)
     # monotone hull windows (the kernel's binary search needs them) + per-cell admissibility
     lo = np.zeros((B, N), np.int64)
     hi = np.zeros((B, N), np.int64)
-    for b, ((n, m), reg) in enumerate(zip(shapes, wins)):
+    for b, ((n, m), reg) in enumerate(zip(shapes, wins, strict=True)):
         if reg is None:
             lo[b, :n], hi[b, :n] = 0, m
         else:
@@ -216,7 +234,7 @@ def _dtw_batch_cuda(items, masks, metric, step_sizes, weights, band):
     W = max(int((hi - lo).max()), 1)
     Cb = torch.full((B, N, W), float("inf"), dtype=torch.float64, device=dev)
     allowed = np.zeros((B, N, W), np.uint8)
-    for b, ((n, m), reg, c) in enumerate(zip(shapes, wins, costs)):
+    for b, ((n, m), reg, c) in enumerate(zip(shapes, wins, costs, strict=True)):
         k = np.arange(W)[None, :]
         cols = lo[b, :n, None] + k
         inwin = cols < hi[b, :n, None]
@@ -236,17 +254,36 @@ def _dtw_batch_cuda(items, masks, metric, step_sizes, weights, band):
     t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(dev)  # noqa: E731
     nn_ = t(np.array([s[0] for s in shapes], np.int64))
     mm_ = t(np.array([s[1] for s in shapes], np.int64))
-    cost, paths, plen = dtw_cuda.dtw_banded(Cb, t(allowed), t(lo), t(hi), nn_, mm_, t(steps[:, 0].copy()),
-                                            t(steps[:, 1].copy()), t(np.asarray(w, np.float64)))
+    cost, paths, plen = dtw_cuda.dtw_banded(
+        Cb,
+        t(allowed),
+        t(lo),
+        t(hi),
+        nn_,
+        mm_,
+        t(steps[:, 0].copy()),
+        t(steps[:, 1].copy()),
+        t(np.asarray(w, np.float64)),
+    )
     cost, paths, plen = cost.cpu().numpy(), paths.cpu().numpy(), plen.cpu().numpy()
     out = []
     for b, (n, m) in enumerate(shapes):
         if not np.isfinite(cost[b]):
-            raise ParameterError(f"pair {b}: no admissible path from (0, 0) to {(n - 1, m - 1)} under the given "
-                                 "step sizes and constraints")
-        p = paths[b, :plen[b]].copy()
+            raise ParameterError(
+                f"pair {b}: no admissible path from (0, 0) to {(n - 1, m - 1)} under the given "
+                "step sizes and constraints"
+            )
+        p = paths[b, : plen[b]].copy()
         norm = cost[b] / (n + m) if name == "symmetric2" else cost[b] / len(p)
         ncells = wins[b].n_cells if wins[b] is not None else n * m
-        out.append(DTWResult(cost=float(cost[b]), path=p, accumulated=None, normalized_cost=float(norm),
-                             step_sizes=name, n_cells=ncells))
+        out.append(
+            DTWResult(
+                cost=float(cost[b]),
+                path=p,
+                accumulated=None,
+                normalized_cost=float(norm),
+                step_sizes=name,
+                n_cells=ncells,
+            )
+        )
     return out

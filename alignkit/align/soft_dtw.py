@@ -128,9 +128,9 @@ def band_from_path(path, shape: tuple[int, int], radius: int, *, scale: float | 
     r1 = np.clip(np.ceil((p[:, 0] + 1) * sr) - 1, 0, n - 1).astype(np.int64)
     c0 = np.clip(np.floor(p[:, 1] * sc) - radius, 0, m - 1).astype(np.int64)
     c1 = np.clip(np.ceil((p[:, 1] + 1) * sc) + radius, 1, m).astype(np.int64)
-    for a, b, x, y in zip(r0, r1, c0, c1):
-        lo[a:b + 1] = np.minimum(lo[a:b + 1], x)
-        hi[a:b + 1] = np.maximum(hi[a:b + 1], y)
+    for a, b, x, y in zip(r0, r1, c0, c1, strict=True):
+        lo[a : b + 1] = np.minimum(lo[a : b + 1], x)
+        hi[a : b + 1] = np.maximum(hi[a : b + 1], y)
     # rows the coarse path skipped, and radius rows around, take their neighbours' spans
     lo, hi = _monotone_hull(lo, hi, m)
     lo = np.maximum(0, np.minimum.accumulate(lo[::-1])[::-1])
@@ -250,12 +250,14 @@ def _build_windows(B, N, M, n, m, band, mask_np, subsequence):
     for b in range(B):
         nb, mb = int(n[b]), int(m[b])
         if band is None:
-            l, h = np.zeros(nb, dtype=np.int64), np.full(nb, mb, dtype=np.int64)
+            lw, hw = np.zeros(nb, dtype=np.int64), np.full(nb, mb, dtype=np.int64)
         elif isinstance(band, (int, np.integer)) and not isinstance(band, bool):
             if subsequence:
-                raise ParameterError("an integer band (Sakoe-Chiba) has no meaning in subsequence mode; "
-                                     "pass explicit windows (lo, hi) instead")
-            l, h = sakoe_chiba_window(nb, mb, int(band))
+                raise ParameterError(
+                    "an integer band (Sakoe-Chiba) has no meaning in subsequence mode; "
+                    "pass explicit windows (lo, hi) instead"
+                )
+            lw, hw = sakoe_chiba_window(nb, mb, int(band))
         else:
             try:
                 bl, bh = band
@@ -266,21 +268,23 @@ def _build_windows(B, N, M, n, m, band, mask_np, subsequence):
                 bl, bh = bl[b], bh[b]
             if bl.ndim != 1 or bl.shape != bh.shape or bl.shape[0] < nb:
                 raise ParameterError(f"band windows must have shape ({N},) or ({B}, {N}), got {bl.shape}")
-            l, h = _monotone_hull(bl[:nb], bh[:nb], mb)
+            lw, hw = _monotone_hull(bl[:nb], bh[:nb], mb)
         if mask_np is not None:
             ml, mh = mask_window(mask_np[b, :nb, :mb])
-            l, h = _monotone_hull(np.maximum(l, ml), np.minimum(h, mh), mb)
-        h = np.minimum(h, mb)
-        bad = np.flatnonzero(h <= l)
+            lw, hw = _monotone_hull(np.maximum(lw, ml), np.minimum(hw, mh), mb)
+        hw = np.minimum(hw, mb)
+        bad = np.flatnonzero(hw <= lw)
         if bad.size:
             raise ParameterError(f"batch item {b}: row {int(bad[0])} has an empty window; no path exists")
-        gap = np.flatnonzero(l[1:] > h[:-1])
+        gap = np.flatnonzero(lw[1:] > hw[:-1])
         if gap.size:
-            raise ParameterError(f"batch item {b}: windows of rows {int(gap[0])} and {int(gap[0]) + 1} do not "
-                                 "touch; no path exists (widen the band)")
-        if not subsequence and (l[0] != 0 or h[-1] != mb):
+            raise ParameterError(
+                f"batch item {b}: windows of rows {int(gap[0])} and {int(gap[0]) + 1} do not "
+                "touch; no path exists (widen the band)"
+            )
+        if not subsequence and (lw[0] != 0 or hw[-1] != mb):
             raise ParameterError(f"batch item {b}: the band must contain (0, 0) and ({nb - 1}, {mb - 1})")
-        lo[b, :nb], hi[b, :nb] = l, h
+        lo[b, :nb], hi[b, :nb] = lw, hw
     return lo, hi
 
 
@@ -294,13 +298,15 @@ def _pick_backend(backend, t):
     if backend == "cuda":
         if cuda_simulated():
             return "cuda"  # the numba CUDA simulator runs the CUDA kernels on host arrays
-        raise BackendError("backend='cuda' was asked but the tensors are on the CPU; move them to a "
-                           "CUDA device (and check torch.cuda.is_available())")
+        raise BackendError(
+            "backend='cuda' was asked but the tensors are on the CPU; move them to a "
+            "CUDA device (and check torch.cuda.is_available())"
+        )
     return "cpu"
 
 
 def cuda_simulated() -> bool:
-    """True when numba's CUDA simulator is switched on (``NUMBA_ENABLE_CUDASIM=1``)."""
+    """Tell whether numba's CUDA simulator is switched on (``NUMBA_ENABLE_CUDASIM=1``)."""
     return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1"
 
 
@@ -344,7 +350,9 @@ def _forward(Cb, lo, hi, n, m, gamma, weights, subseq, backend, need_grad):
     P = np.empty((B, N, W, 2) if need_grad else (1, 1, 1, 2), dtype=C.dtype)
     endw = np.zeros((B, W), dtype=C.dtype)
     out = np.empty(B, dtype=C.dtype)
-    _cpu.pick("sdtw_forward", B, C.size)(C, _np(lo), _np(hi), _np(n), _np(m), gamma, wd, wv, wh, subseq, need_grad, P, endw, out)
+    _cpu.pick("sdtw_forward", B, C.size)(
+        C, _np(lo), _np(hi), _np(n), _np(m), gamma, wd, wv, wh, subseq, need_grad, P, endw, out
+    )
     return torch.from_numpy(out), (P, endw)
 
 
@@ -357,7 +365,9 @@ def _backward(state, Cb, lo, hi, n, m, gamma, weights, subseq, backend, gout):
     P, endw = state
     E = torch.zeros(Cb.shape, dtype=Cb.dtype)
     g = gout.detach().to(Cb.dtype).contiguous().numpy()
-    _cpu.pick("sdtw_backward", P.shape[0], E.numel())(P, _np(lo), _np(hi), _np(n), _np(m), wd, wv, wh, subseq, endw, g, E.numpy())
+    _cpu.pick("sdtw_backward", P.shape[0], E.numel())(
+        P, _np(lo), _np(hi), _np(n), _np(m), wd, wv, wh, subseq, endw, g, E.numpy()
+    )
     return E
 
 
@@ -371,7 +381,9 @@ class _GatherBand(torch.autograd.Function):
             out = _gather_band_torch(C, lo, hi, W)
         else:
             out = torch.empty((C.shape[0], C.shape[1], W), dtype=C.dtype)
-            _cpu.pick("gather_band", C.shape[0], out.numel())(_np(C), _np(lo), _np(hi), _np(n), np.inf, out.numpy())
+            _cpu.pick("gather_band", C.shape[0], out.numel())(
+                _np(C), _np(lo), _np(hi), _np(n), np.inf, out.numpy()
+            )
         if maskb is not None:
             out = out.masked_fill(~maskb, math.inf)
         return out
@@ -417,7 +429,9 @@ class _BandedCost(torch.autograd.Function):
         if X.is_cuda:
             return _banded_cost_torch(X, Y, lo, hi, W, metric)
         out = torch.empty((X.shape[0], X.shape[1], W), dtype=X.dtype)
-        _cpu.pick("banded_cost", X.shape[0], out.numel())(_np(X), _np(Y), _np(lo), _np(hi), _np(n), metric, out.numpy())
+        _cpu.pick("banded_cost", X.shape[0], out.numel())(
+            _np(X), _np(Y), _np(lo), _np(hi), _np(n), metric, out.numpy()
+        )
         return out
 
     @staticmethod
@@ -434,8 +448,9 @@ class _BandedCost(torch.autograd.Function):
             return dX, dY, None, None, None, None, None
         dX = torch.zeros_like(X)
         dY = torch.zeros_like(Y)
-        _cpu.pick("banded_cost_backward", X.shape[0], G.numel())(_np(X), _np(Y), _np(lo), _np(hi), _np(n), metric,
-                                  _np(G.to(X.dtype)), dX.numpy(), dY.numpy())
+        _cpu.pick("banded_cost_backward", X.shape[0], G.numel())(
+            _np(X), _np(Y), _np(lo), _np(hi), _np(n), metric, _np(G.to(X.dtype)), dX.numpy(), dY.numpy()
+        )
         return dX, dY, None, None, None, None, None
 
 
@@ -480,13 +495,16 @@ def _prepare(C, X, Y, *, metric, band, mask, lengths, diagonal_prior, subsequenc
         X = _as_float_tensor(X, "X")
         Y = _as_float_tensor(Y, "Y")
         if X.dim() != Y.dim() or X.dim() not in (2, 3):
-            raise ParameterError(f"X and Y must both be (N, D) or (B, N, D), got {tuple(X.shape)} and "
-                                 f"{tuple(Y.shape)}")
+            raise ParameterError(
+                f"X and Y must both be (N, D) or (B, N, D), got {tuple(X.shape)} and {tuple(Y.shape)}"
+            )
         batched = X.dim() == 3
         if not batched:
             X, Y = X[None], Y[None]
         if X.shape[0] != Y.shape[0] or X.shape[2] != Y.shape[2]:
-            raise ParameterError(f"X {tuple(X.shape)} and Y {tuple(Y.shape)} differ in batch size or dimension")
+            raise ParameterError(
+                f"X {tuple(X.shape)} and Y {tuple(Y.shape)} differ in batch size or dimension"
+            )
         if X.shape[1] < 1 or Y.shape[1] < 1:
             raise ParameterError("X and Y must hold at least one frame")
         if X.device != Y.device:
@@ -519,7 +537,9 @@ def _prepare(C, X, Y, *, metric, band, mask, lengths, diagonal_prior, subsequenc
     maskb = None
     if mask_np is not None:
         mb = np.zeros((B, N, W), dtype=np.uint8)
-        _cpu.pick("gather_band", B, mb.size)(np.ascontiguousarray(mask_np, dtype=np.uint8), lo_np, hi_np, n, 0, mb)
+        _cpu.pick("gather_band", B, mb.size)(
+            np.ascontiguousarray(mask_np, dtype=np.uint8), lo_np, hi_np, n, 0, mb
+        )
         maskb = torch.from_numpy(mb.astype(bool)).to(dev)
     if C is not None:
         Cb = C.contiguous() if dense else _GatherBand.apply(C, lo, hi, nt, W, maskb)
@@ -611,8 +631,18 @@ def soft_dtw(
     """
     gamma = _check_gamma(gamma)
     weights = _check_weights(step_weights)
-    p = _prepare(C, X, Y, metric=metric, band=band, mask=mask, lengths=lengths,
-                 diagonal_prior=diagonal_prior, subsequence=bool(subsequence), backend=backend)
+    p = _prepare(
+        C,
+        X,
+        Y,
+        metric=metric,
+        band=band,
+        mask=mask,
+        lengths=lengths,
+        diagonal_prior=diagonal_prior,
+        subsequence=bool(subsequence),
+        backend=backend,
+    )
     value = _SoftDTWFunction.apply(p.Cb, p.lo, p.hi, p.n, p.m, gamma, weights, bool(subsequence), p.backend)
     return value if p.batched else value[0]
 
@@ -633,7 +663,7 @@ def expected_alignment(
     backend: str = "auto",
     dense: bool = True,
 ):
-    """The expected alignment ``E = dSDTW_gamma / dC`` (same options as :func:`soft_dtw`).
+    """Compute the expected alignment ``E = dSDTW_gamma / dC`` (same options as :func:`soft_dtw`).
 
     ``E[i, j]`` is the probability (under the Gibbs distribution over paths at temperature
     ``gamma``) that the alignment passes through cell ``(i, j)``, times the step weight it
@@ -655,8 +685,18 @@ def expected_alignment(
             Y = _as_float_tensor(Y, "Y").detach() if Y is not None else None
         if C is not None:
             C = _as_float_tensor(C, "C").detach()
-        p = _prepare(C, X, Y, metric=metric, band=band, mask=mask, lengths=lengths,
-                     diagonal_prior=diagonal_prior, subsequence=bool(subsequence), backend=backend)
+        p = _prepare(
+            C,
+            X,
+            Y,
+            metric=metric,
+            band=band,
+            mask=mask,
+            lengths=lengths,
+            diagonal_prior=diagonal_prior,
+            subsequence=bool(subsequence),
+            backend=backend,
+        )
         Cb = p.Cb.detach()
         _, state = _forward(Cb, p.lo, p.hi, p.n, p.m, gamma, weights, bool(subsequence), p.backend, True)
         gout = torch.ones(Cb.shape[0], dtype=Cb.dtype, device=Cb.device)
@@ -669,12 +709,23 @@ def expected_alignment(
             E = _scatter_band_torch(Eb, p.lo, p.hi, p.shape)
         else:
             E = torch.zeros(p.shape, dtype=Eb.dtype)
-            _cpu.pick("scatter_band", Eb.shape[0], Eb.numel())(_np(Eb), _np(p.lo), _np(p.hi), _np(p.n), E.numpy())
+            _cpu.pick("scatter_band", Eb.shape[0], Eb.numel())(
+                _np(Eb), _np(p.lo), _np(p.hi), _np(p.n), E.numpy()
+            )
     return E if p.batched else E[0]
 
 
-def soft_dtw_divergence(X, Y, *, gamma: float = 1.0, metric: str = "sqeuclidean",
-                        step_weights=(1.0, 1.0, 1.0), band=None, lengths=None, backend: str = "auto"):
+def soft_dtw_divergence(
+    X,
+    Y,
+    *,
+    gamma: float = 1.0,
+    metric: str = "sqeuclidean",
+    step_weights=(1.0, 1.0, 1.0),
+    band=None,
+    lengths=None,
+    backend: str = "auto",
+):
     """Normalised soft-DTW divergence ``D(X, Y) = S(X, Y) - (S(X, X) + S(Y, Y)) / 2``.
 
     Blondel, Mensch & Vert (2021): ``D(X, X) = 0``, and ``D >= 0`` for the squared euclidean
@@ -696,7 +747,9 @@ def soft_dtw_divergence(X, Y, *, gamma: float = 1.0, metric: str = "sqeuclidean"
     return sxy - 0.5 * (sxx + syy)
 
 
-def gamma_schedule(gamma_start: float, gamma_end: float, n_steps: int, *, kind: str = "geometric") -> np.ndarray:
+def gamma_schedule(
+    gamma_start: float, gamma_end: float, n_steps: int, *, kind: str = "geometric"
+) -> np.ndarray:
     """Temperatures for annealing: from ``gamma_start`` down (or up) to ``gamma_end``.
 
     Parameters
@@ -734,9 +787,19 @@ class SoftDTW(torch.nn.Module):
     {'none', 'mean', 'sum'} reduces over the batch.
     """
 
-    def __init__(self, *, gamma: float = 1.0, metric: str = "sqeuclidean", step_weights=(1.0, 1.0, 1.0),
-                 band=None, diagonal_prior: float = 0.0, subsequence: bool = False, normalize: bool = False,
-                 reduction: str = "none", backend: str = "auto"):
+    def __init__(
+        self,
+        *,
+        gamma: float = 1.0,
+        metric: str = "sqeuclidean",
+        step_weights=(1.0, 1.0, 1.0),
+        band=None,
+        diagonal_prior: float = 0.0,
+        subsequence: bool = False,
+        normalize: bool = False,
+        reduction: str = "none",
+        backend: str = "auto",
+    ):
         super().__init__()
         if reduction not in ("none", "mean", "sum"):
             raise ParameterError(f"reduction={reduction!r} is not one of ['none', 'mean', 'sum']")
@@ -753,8 +816,16 @@ class SoftDTW(torch.nn.Module):
         if self.normalize:
             v = soft_dtw_divergence(X, Y, gamma=self.gamma, lengths=lengths, **self.kw)
         else:
-            v = soft_dtw(C, X=X, Y=Y, gamma=self.gamma, lengths=lengths, diagonal_prior=self.diagonal_prior,
-                         subsequence=self.subsequence, **self.kw)
+            v = soft_dtw(
+                C,
+                X=X,
+                Y=Y,
+                gamma=self.gamma,
+                lengths=lengths,
+                diagonal_prior=self.diagonal_prior,
+                subsequence=self.subsequence,
+                **self.kw,
+            )
         if self.reduction == "mean":
             return v.mean()
         if self.reduction == "sum":

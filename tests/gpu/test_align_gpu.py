@@ -31,8 +31,13 @@ def test_soft_dtw_cuda_matches_cpu(dev):
     rng = np.random.default_rng(0)
     C = torch.tensor(rng.random((4, 300, 257)))
     lengths = (np.array([300, 120, 299, 7]), np.array([257, 200, 3, 9]))
-    for kw in (dict(), dict(band=20), dict(subsequence=True), dict(step_weights=(2.0, 1.0, 1.0)),
-               dict(lengths=lengths)):
+    for kw in (
+        dict(),
+        dict(band=20),
+        dict(subsequence=True),
+        dict(step_weights=(2.0, 1.0, 1.0)),
+        dict(lengths=lengths),
+    ):
         kw_cpu = kw
         c1 = C.clone().requires_grad_()
         c2 = C.to(dev).requires_grad_()
@@ -59,7 +64,7 @@ def test_soft_dtw_features_on_cuda(dev):
         g1 = torch.autograd.grad(v1.sum(), (X, Y))
         g2 = torch.autograd.grad(v2.sum(), (Xc, Yc))
         torch.testing.assert_close(v2.cpu(), v1, rtol=1e-10, atol=1e-10)
-        for a, b in zip(g1, g2):
+        for a, b in zip(g1, g2, strict=True):
             torch.testing.assert_close(b.cpu(), a, rtol=1e-8, atol=1e-10)
 
 
@@ -98,6 +103,6 @@ def test_batched_dtw_cuda_equals_cpu_engine(dev):
     Cs = [np.floor(rng.random((n, m)) * 16) / 16 for n, m in [(300, 280), (50, 90), (400, 400)]]
     for kw in (dict(), dict(step_sizes="symmetric1"), dict(band=30), dict(step_sizes="sigma2")):
         got = dtw_batch([torch.tensor(c, device=dev) for c in Cs], **kw)
-        for c, r in zip(Cs, got):
+        for c, r in zip(Cs, got, strict=True):
             want = dtw(C=c, **kw)
             assert r.cost == want.cost and np.array_equal(r.path, want.path)

@@ -116,18 +116,22 @@ def ctc_fb(le, lb, skip, Tl, Ll, alpha, post_lab, post_blank, loss):
     for b in prange(B):
         bprev = np.empty(S, dtype=alpha.dtype)
         bcur = np.empty(S, dtype=alpha.dtype)
-        loss[b] = _fb_one(le[b], lb[b], skip[b], Tl[b], Ll[b], alpha[b], post_lab[b], post_blank[b], bprev, bcur)
+        loss[b] = _fb_one(
+            le[b], lb[b], skip[b], Tl[b], Ll[b], alpha[b], post_lab[b], post_blank[b], bprev, bcur
+        )
 
 
 @njit(cache=True)
 def ctc_fb_serial(le, lb, skip, Tl, Ll, alpha, post_lab, post_blank, loss):
-    """Serial twin of :func:`ctc_fb`."""
+    """Run :func:`ctc_fb` serially (no thread-pool start-up for small problems)."""
     B = le.shape[0]
     S = alpha.shape[2]
     for b in range(B):
         bprev = np.empty(S, dtype=alpha.dtype)
         bcur = np.empty(S, dtype=alpha.dtype)
-        loss[b] = _fb_one(le[b], lb[b], skip[b], Tl[b], Ll[b], alpha[b], post_lab[b], post_blank[b], bprev, bcur)
+        loss[b] = _fb_one(
+            le[b], lb[b], skip[b], Tl[b], Ll[b], alpha[b], post_lab[b], post_blank[b], bprev, bcur
+        )
 
 
 @njit(cache=True, nogil=True)
@@ -180,13 +184,13 @@ def ctc_viterbi(le, lb, skip, Tl, Ll, delta, bp, states, score):
 
 @njit(cache=True)
 def ctc_viterbi_serial(le, lb, skip, Tl, Ll, delta, bp, states, score):
-    """Serial twin of :func:`ctc_viterbi`."""
+    """Run :func:`ctc_viterbi` serially (no thread-pool start-up for small problems)."""
     for b in range(le.shape[0]):
         score[b] = _viterbi_one(le[b], lb[b], skip[b], Tl[b], Ll[b], delta[b], bp[b], states[b])
 
 
 def pick(name: str, batch: int, cells: int):
-    """The parallel kernel ``name`` for big batches, else its serial twin."""
+    """Return the parallel kernel ``name`` for big batches, else its serial twin."""
     if batch > 1 and cells >= PARALLEL_MIN_CELLS:
         return globals()[name]
     return globals()[name + "_serial"]

@@ -181,9 +181,18 @@ def forward_backward(le, lb, skip, Tl, Ll):
     post_blank = torch.zeros((B, T), dtype=le.dtype, device=dev)
     loss = torch.empty(B, dtype=le.dtype, device=dev)
     sk = skip if skip.shape[1] else np.zeros((B, 1), np.uint8)
-    _fb_kernel[B, _threads(S)](as_array(le), as_array(lb), as_array(_dev_int(sk, dev)), as_array(_dev_int(Tl, dev)),
-                               as_array(_dev_int(Ll, dev)), as_array(alpha), as_array(beta), as_array(post_lab),
-                               as_array(post_blank), as_array(loss))
+    _fb_kernel[B, _threads(S)](
+        as_array(le),
+        as_array(lb),
+        as_array(_dev_int(sk, dev)),
+        as_array(_dev_int(Tl, dev)),
+        as_array(_dev_int(Ll, dev)),
+        as_array(alpha),
+        as_array(beta),
+        as_array(post_lab),
+        as_array(post_blank),
+        as_array(loss),
+    )
     return loss, post_lab[:, :, :L], post_blank
 
 
@@ -201,9 +210,17 @@ def viterbi(le, lb, skip, Tl, Ll):
     states = torch.full((B, T), -1, dtype=torch.int64, device=dev)
     score = torch.empty(B, dtype=le.dtype, device=dev)
     sk = skip if skip.shape[1] else np.zeros((B, 1), np.uint8)
-    _viterbi_kernel[B, _threads(S)](as_array(le), as_array(lb), as_array(_dev_int(sk, dev)),
-                                    as_array(_dev_int(Tl, dev)), as_array(_dev_int(Ll, dev)), as_array(delta),
-                                    as_array(bp), as_array(states), as_array(score))
+    _viterbi_kernel[B, _threads(S)](
+        as_array(le),
+        as_array(lb),
+        as_array(_dev_int(sk, dev)),
+        as_array(_dev_int(Tl, dev)),
+        as_array(_dev_int(Ll, dev)),
+        as_array(delta),
+        as_array(bp),
+        as_array(states),
+        as_array(score),
+    )
     return states.cpu().numpy(), score.cpu().numpy()
 
 

@@ -113,6 +113,7 @@ def dtw_banded(Cb, allowed, lo, hi, n, m, di, dj, w):
     cost = torch.empty(B, dtype=torch.float64, device=dev)
     paths = torch.zeros((B, N + M, 2), dtype=torch.int64, device=dev)
     plen = torch.zeros(B, dtype=torch.int64, device=dev)
-    _dtw_kernel[B, threads_for(W)](*(as_array(x) for x in (Cb, allowed, lo, hi, n, m, di, dj, w, D, bp, cost,
-                                                            paths, plen)))
+    _dtw_kernel[B, threads_for(W)](
+        *(as_array(x) for x in (Cb, allowed, lo, hi, n, m, di, dj, w, D, bp, cost, paths, plen))
+    )
     return cost, paths, plen

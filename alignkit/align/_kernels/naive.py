@@ -122,7 +122,7 @@ def soft_dtw_brute(C, gamma: float, *, weights=(1.0, 1.0, 1.0), mask=None, subse
 
 
 def soft_dtw_expected_brute(C, gamma: float, *, weights=(1.0, 1.0, 1.0), mask=None, subsequence=False):
-    """The gradient ``dSDTW/dC`` by brute force: ``sum_p softmax(-cost_p / gamma) * W_p``.
+    """Compute the gradient ``dSDTW/dC`` by brute force: ``sum_p softmax(-cost_p / gamma) * W_p``.
 
     ``W_p[i, j]`` is the weight with which path ``p`` counts cell ``(i, j)``.
     """
@@ -134,7 +134,7 @@ def soft_dtw_expected_brute(C, gamma: float, *, weights=(1.0, 1.0, 1.0), mask=No
     prob = np.where(finite, np.exp(-(costs - mn) / gamma), 0.0)
     prob /= prob.sum()
     E = np.zeros_like(C)
-    for p, pr in zip(paths, prob):
+    for p, pr in zip(paths, prob, strict=True):
         if pr == 0:
             continue
         for i, j, s in p:
@@ -159,7 +159,7 @@ def dtw_dp(C, *, steps=((1, 1), (1, 0), (0, 1)), weights=(1.0, 1.0, 1.0), mask=N
                 D[0, 0] = c
                 continue
             best, arg = INF, -1
-            for s, ((di, dj), w) in enumerate(zip(steps, weights)):
+            for s, ((di, dj), w) in enumerate(zip(steps, weights, strict=True)):
                 pi, pj = i - di, j - dj
                 if pi < 0 or pj < 0:
                     continue
@@ -182,7 +182,7 @@ def dtw_dp(C, *, steps=((1, 1), (1, 0), (0, 1)), weights=(1.0, 1.0, 1.0), mask=N
 
 
 def ctc_extended(target, blank: int = 0):
-    """The extended label sequence ``[blank, l1, blank, l2, ..., lL, blank]``."""
+    """Return the extended label sequence ``[blank, l1, blank, l2, ..., lL, blank]``."""
     ext = [blank]
     for t in target:
         ext += [int(t), blank]
@@ -231,7 +231,7 @@ def ctc_brute(log_emit, target, blank: int = 0):
 
 
 def ctc_viterbi_brute(log_emit, target, blank: int = 0):
-    """The best CTC state path by enumeration: ``(score, states)`` (states: (T,) ints)."""
+    """Find the best CTC state path by enumeration: ``(score, states)`` (states: (T,) ints)."""
     lp = np.asarray(log_emit, dtype=np.float64)
     ext = ctc_extended(target, blank)
     paths = _ctc_state_paths(lp.shape[0], ext, lambda a, b: ext[a] == ext[b])
@@ -267,4 +267,3 @@ def ctc_alpha(log_emit, target, blank: int = 0):
     if mx == -INF:
         return INF
     return -(mx + math.log(sum(math.exp(x - mx) for x in ends)))
-

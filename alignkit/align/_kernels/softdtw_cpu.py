@@ -33,7 +33,12 @@ import numpy as np
 from numba import njit, prange
 
 __all__ = [
-    "sdtw_forward", "sdtw_backward", "banded_cost", "banded_cost_backward", "gather_band", "scatter_band",
+    "sdtw_forward",
+    "sdtw_backward",
+    "banded_cost",
+    "banded_cost_backward",
+    "gather_band",
+    "scatter_band",
     "pick",
 ]
 
@@ -134,13 +139,14 @@ def sdtw_forward(Cb, lo, hi, n, m, gamma, wd, wv, wh, subseq, need_grad, P, endw
         cur = np.empty(W, dtype=Cb.dtype)
         pb = P[b] if need_grad else P[0]
         eb = endw[b]
-        out[b] = _forward_one(Cb[b], lo[b], hi[b], n[b], m[b], gamma, wd, wv, wh, subseq, need_grad,
-                              pb, eb, prev, cur)
+        out[b] = _forward_one(
+            Cb[b], lo[b], hi[b], n[b], m[b], gamma, wd, wv, wh, subseq, need_grad, pb, eb, prev, cur
+        )
 
 
 @njit(cache=True)
 def sdtw_forward_serial(Cb, lo, hi, n, m, gamma, wd, wv, wh, subseq, need_grad, P, endw, out):
-    """Serial twin of :func:`sdtw_forward` (no thread-pool start-up for small problems)."""
+    """Run :func:`sdtw_forward` serially (no thread-pool start-up for small problems)."""
     B = Cb.shape[0]
     W = Cb.shape[2]
     for b in prange(B):
@@ -148,8 +154,9 @@ def sdtw_forward_serial(Cb, lo, hi, n, m, gamma, wd, wv, wh, subseq, need_grad, 
         cur = np.empty(W, dtype=Cb.dtype)
         pb = P[b] if need_grad else P[0]
         eb = endw[b]
-        out[b] = _forward_one(Cb[b], lo[b], hi[b], n[b], m[b], gamma, wd, wv, wh, subseq, need_grad,
-                              pb, eb, prev, cur)
+        out[b] = _forward_one(
+            Cb[b], lo[b], hi[b], n[b], m[b], gamma, wd, wv, wh, subseq, need_grad, pb, eb, prev, cur
+        )
 
 
 @njit(cache=True, nogil=True)
@@ -226,7 +233,7 @@ def sdtw_backward(P, lo, hi, n, m, wd, wv, wh, subseq, endw, gout, E):
 
 @njit(cache=True)
 def sdtw_backward_serial(P, lo, hi, n, m, wd, wv, wh, subseq, endw, gout, E):
-    """Serial twin of :func:`sdtw_backward` (no thread-pool start-up for small problems)."""
+    """Run :func:`sdtw_backward` serially (no thread-pool start-up for small problems)."""
     B = P.shape[0]
     W = P.shape[2]
     for b in prange(B):
@@ -267,7 +274,7 @@ def banded_cost(X, Y, lo, hi, n, metric, out):
 
 @njit(cache=True)
 def banded_cost_serial(X, Y, lo, hi, n, metric, out):
-    """Serial twin of :func:`banded_cost` (no thread-pool start-up for small problems)."""
+    """Run :func:`banded_cost` serially (no thread-pool start-up for small problems)."""
     B, N, D = X.shape
     W = out.shape[2]
     for b in prange(B):
@@ -316,7 +323,7 @@ def banded_cost_backward(X, Y, lo, hi, n, metric, G, dX, dY):
 
 @njit(cache=True)
 def banded_cost_backward_serial(X, Y, lo, hi, n, metric, G, dX, dY):
-    """Serial twin of :func:`banded_cost_backward` (no thread-pool start-up for small problems)."""
+    """Run :func:`banded_cost_backward` serially (no thread-pool start-up for small problems)."""
     B, N, D = X.shape
     for b in prange(B):
         for i in range(n[b]):
@@ -351,7 +358,7 @@ def gather_band(A, lo, hi, n, fill, out):
 
 @njit(cache=True)
 def gather_band_serial(A, lo, hi, n, fill, out):
-    """Serial twin of :func:`gather_band` (no thread-pool start-up for small problems)."""
+    """Run :func:`gather_band` serially (no thread-pool start-up for small problems)."""
     B, N, W = out.shape
     for b in prange(B):
         for i in range(N):
@@ -372,10 +379,9 @@ def scatter_band(Eb, lo, hi, n, out):
                 out[b, i, lo_i + k] = Eb[b, i, k]
 
 
-
 @njit(cache=True)
 def scatter_band_serial(Eb, lo, hi, n, out):
-    """Serial twin of :func:`scatter_band` (no thread-pool start-up for small problems)."""
+    """Run :func:`scatter_band` serially (no thread-pool start-up for small problems)."""
     B, N, W = Eb.shape
     for b in prange(B):
         for i in range(n[b]):
@@ -385,7 +391,7 @@ def scatter_band_serial(Eb, lo, hi, n, out):
 
 
 def pick(name: str, batch: int, cells: int):
-    """The parallel kernel ``name`` for big batches, else its serial twin."""
+    """Return the parallel kernel ``name`` for big batches, else its serial twin."""
     if batch > 1 and cells >= PARALLEL_MIN_CELLS:
         return globals()[name]
     return globals()[name + "_serial"]

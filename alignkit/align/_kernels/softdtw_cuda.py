@@ -30,7 +30,7 @@ _INF = math.inf
 
 
 def as_array(t):
-    """A torch tensor as something a numba CUDA kernel accepts (zero copy on a GPU)."""
+    """Wrap a torch tensor for a numba CUDA kernel (zero copy on a GPU, a NumPy view on the host)."""
     t = t.detach()
     if t.is_cuda:
         return cuda.as_cuda_array(t)
@@ -184,7 +184,9 @@ def _bwd_kernel(C, lo, hi, n, m, gamma, wd, wv, wh, subseq, R, endw, gout, E):
                     if j + 1 >= l1 and j + 1 < h1:
                         rs = R[b, i + 1, j + 1 - l1]
                         if rs < _INF:
-                            g += E[b, i + 1, j + 1 - l1] * math.exp((rs - r - wd * C[b, i + 1, j + 1 - l1]) * inv)
+                            g += E[b, i + 1, j + 1 - l1] * math.exp(
+                                (rs - r - wd * C[b, i + 1, j + 1 - l1]) * inv
+                            )
             E[b, i, k] = g
             i += nt
         cuda.syncthreads()
@@ -227,8 +229,17 @@ def forward(Cb, lo, hi, n, m, gamma, wd, wv, wh, subseq):
     value = torch.empty(B, dtype=Cb.dtype, device=dev)
     endw = torch.zeros((B, W), dtype=Cb.dtype, device=dev)
     args = [as_array(x) for x in (Cb, lo, hi, n, m)]
-    _fwd_kernel[B, threads_for(W)](*args, float(gamma), float(wd), float(wv), float(wh), bool(subseq),
-                                   as_array(R), as_array(value), as_array(endw))
+    _fwd_kernel[B, threads_for(W)](
+        *args,
+        float(gamma),
+        float(wd),
+        float(wv),
+        float(wh),
+        bool(subseq),
+        as_array(R),
+        as_array(value),
+        as_array(endw),
+    )
     return value, (R, endw)
 
 
@@ -239,6 +250,16 @@ def backward(state, Cb, lo, hi, n, m, gamma, wd, wv, wh, subseq, gout):
     E = torch.zeros((B, N, W), dtype=Cb.dtype, device=Cb.device)
     g = gout.detach().to(Cb.dtype).contiguous()
     args = [as_array(x) for x in (Cb.detach().contiguous(), lo, hi, n, m)]
-    _bwd_kernel[B, threads_for(W)](*args, float(gamma), float(wd), float(wv), float(wh), bool(subseq),
-                                   as_array(R), as_array(endw), as_array(g), as_array(E))
+    _bwd_kernel[B, threads_for(W)](
+        *args,
+        float(gamma),
+        float(wd),
+        float(wv),
+        float(wh),
+        bool(subseq),
+        as_array(R),
+        as_array(endw),
+        as_array(g),
+        as_array(E),
+    )
     return E
