@@ -15,7 +15,9 @@ and is deleted and rewritten by the next writer. Each item stores a *skip key*, 
 ``alignment_complete`` return True only for a complete item whose key matches, so a rerun
 skips exactly the items whose inputs, parameters and code are unchanged.
 
-Writers open Zarr with ``use_consolidated=False``; :meth:`ResultsStore.compact` consolidates
+Different processes may write different items at the same time (tested with four
+processes); two writers of the *same* item at once are not supported (the flows never
+schedule that). Writers open Zarr with ``use_consolidated=False``; :meth:`ResultsStore.compact` consolidates
 the Zarr metadata once and compacts the Parquet tables at the end of a run.
 
 API
