@@ -153,10 +153,33 @@ def _pair_batches(c, strategy: str, reference: str | None, group_size: int) -> I
             yield work, [list(p) for p in chunk]
 
 
+def _check_gpus(kind: str, gpus: float) -> None:
+    """Fail loudly when GPU tasks could never be scheduled (they would wait forever)."""
+    from alignkit.exceptions import BackendError
+
+    ctx = FlowRunContext.get()
+    if kind == "dask":
+        workers = ctx.task_runner.client.scheduler_info().get("workers", {})
+        best = max((w.get("resources", {}).get("GPU", 0) for w in workers.values()), default=0)
+        if best < gpus:
+            raise BackendError(f"gpus={gpus} per task, but no Dask worker offers the resource GPU>={gpus} "
+                               "(start GPU workers with `dask worker ... --resources GPU=1`)")
+    elif kind == "ray":
+        import ray
+
+        if ray.cluster_resources().get("GPU", 0) < gpus:
+            raise BackendError(f"gpus={gpus} per task, but the Ray cluster has "
+                               f"{ray.cluster_resources().get('GPU', 0)} GPUs")
+    else:
+        raise BackendError(f"gpus={gpus} needs the dask or ray runner (got {kind!r})")
+
+
 def _align_stage(c, store: str, method: str, feature: str, options: dict, strategy: str,
                  reference: str | None, group_size: int | None, gpus: float, run_id: str,
                  max_in_flight: int | None, logger) -> dict:
     kind, n_workers = _runner_kind()
+    if gpus:
+        _check_gpus(kind, gpus)
     n_pairs = pipeline.count_pairs(c, strategy=strategy, reference=reference)
     gs = group_size or auto_group_size(n_pairs, n_workers)
     n_batches = sum(math.ceil(len(p) / gs) for _, p in pipeline.plan_pairs(c, strategy=strategy,
