@@ -50,9 +50,13 @@ def test_encode_rejects_empty():
 # ----------------------------------------------------------------------------- features
 
 
-@pytest.mark.parametrize("uri_kind", ["local", "memory"])
+@pytest.mark.parametrize("uri_kind", ["local", "file", "memory"])
 def test_features_round_trip_and_attributes(tmp_path, uri_kind):
-    uri = str(tmp_path / "s") if uri_kind == "local" else f"memory://feat-{os.getpid()}-{time.time_ns()}"
+    uri = {
+        "local": str(tmp_path / "s"),
+        "file": f"file://{tmp_path}/s",
+        "memory": f"memory://feat-{os.getpid()}-{time.time_ns()}",
+    }[uri_kind]
     s = open_store(uri)
     f = _feat(labels=tuple("C C# D D# E F F# G G# A A# B".split()))
     key = s.write_features(
