@@ -95,12 +95,10 @@ def _check_metric(metric) -> str:
 
 def _unit_rows(a: np.ndarray) -> np.ndarray:
     """Rows scaled to unit l2 norm (float32); zero rows stay zero."""
-    a64 = np.asarray(a, dtype=np.float64)
-    norms = np.sqrt(np.einsum("ij,ij->i", a64, a64))
-    out = np.zeros_like(a64)
-    nz = norms > 0
-    out[nz] = a64[nz] / norms[nz, None]
-    return np.ascontiguousarray(out, dtype=np.float32)
+    a = np.asarray(a)
+    norms = np.sqrt(np.einsum("ij,ij->i", a, a, dtype=np.float64))
+    scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    return np.ascontiguousarray(a * scale[:, None], dtype=np.float32)
 
 
 def prepare_features(x: np.ndarray, y: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:

@@ -443,7 +443,7 @@ def _run_region(prob: _Problem, reg: Region | None, steps, w, *, subseq: bool, w
     offs = reg.offsets
     use_c = prob.C is not None
     x = prob.x if not use_c else _DUMMY_F32
-    y = prob.y if not use_c else _DUMMY_F32
+    y = np.ascontiguousarray(prob.y.T) if not use_c else _DUMMY_F32  # (D, M): rows vectorise
     C = prob.C if use_c else _DUMMY_F32
     acc = np.full((prob.n, prob.m), np.inf) if want_acc else _DUMMY_ACC
     use_allowed = reg.allowed is not None

@@ -44,11 +44,12 @@ def pool_features(x: np.ndarray, factor: int) -> np.ndarray:
     """
     if factor == 1:
         return np.asarray(x, dtype=np.float32)
-    n = x.shape[0]
-    starts = np.arange(0, n, factor)
-    sums = np.add.reduceat(np.asarray(x, dtype=np.float64), starts, axis=0)
-    counts = np.diff(np.r_[starts, n])
-    return (sums / counts[:, None]).astype(np.float32)
+    n, d = x.shape
+    full = n // factor
+    blocks = [np.asarray(x[:full * factor], dtype=np.float64).reshape(full, factor, d).mean(axis=1)]
+    if full * factor < n:
+        blocks.append(np.asarray(x[full * factor:], dtype=np.float64).mean(axis=0, keepdims=True))
+    return np.concatenate(blocks, axis=0).astype(np.float32)
 
 
 def _level_bytes(nl: int, ml: int, d: int) -> int:

@@ -248,41 +248,51 @@ def traceback_diag(bp, offs, N, M):
 # --------------------------------------------------------------------------- general row-range kernel
 
 @njit(cache=True, fastmath=_FM)
-def _row_local_cost(X, Y, C, use_c, metric, i, jl, h, out):
-    """Local cost of cells (i, j), j in [jl, h), into ``out[j]`` (float64)."""
+def _row_local_cost(X, YT, C, use_c, metric, i, jl, h, out):
+    """Local cost of cells (i, j), j in [jl, h), into ``out[j]`` (float64).
+
+    Features: ``X`` is (N, D), ``YT`` is Y transposed (D, M), so the zero-based loops over
+    the row's cells vectorise.
+    """
+    n = h - jl
+    o = out[jl:h]
     if use_c:
-        for j in range(jl, h):
-            out[j] = C[i, j]
+        cr = C[i, jl:h]
+        for t in range(n):
+            o[t] = cr[t]
         return
     D = X.shape[1]
-    x = X[i]
+    for t in range(n):
+        o[t] = 0.0
     if metric == 0:
-        for j in range(jl, h):
-            acc = np.float32(0.0)
-            for d in range(D):
-                acc += x[d] * Y[j, d]
-            out[j] = 1.0 - np.float64(acc)
+        for d in range(D):
+            xd = X[i, d]
+            yr = YT[d, jl:h]
+            for t in range(n):
+                o[t] += xd * yr[t]
+        for t in range(n):
+            o[t] = 1.0 - o[t]
     else:
-        for j in range(jl, h):
-            acc = np.float32(0.0)
-            for d in range(D):
-                t = x[d] - Y[j, d]
-                acc += t * t
-            if metric == 1:
-                out[j] = np.sqrt(np.float64(acc))
-            else:
-                out[j] = np.float64(acc)
+        for d in range(D):
+            xd = X[i, d]
+            yr = YT[d, jl:h]
+            for t in range(n):
+                u = xd - yr[t]
+                o[t] += u * u
+        if metric == 1:
+            for t in range(n):
+                o[t] = np.sqrt(o[t])
 
 
 @njit(cache=True, fastmath=_FM)
-def region(X, Y, C, use_c, metric, M, lo, hi, offs, allowed, use_allowed, di, dj, w,
+def region(X, YT, C, use_c, metric, M, lo, hi, offs, allowed, use_allowed, di, dj, w,
            subseq, acc, want_acc):
     """DTW over per-row column ranges with any step set.
 
     Parameters
     ----------
-    X, Y : float32 [shape=(N, D)], [shape=(M, D)]
-        Prepared features (ignored when ``use_c``).
+    X, YT : float32 [shape=(N, D)], [shape=(D, M)]
+        Prepared features, ``Y`` transposed (ignored when ``use_c``).
     C : float [shape=(N, M)]
         Cost matrix (ignored unless ``use_c``).
     M : int
@@ -328,7 +338,7 @@ def region(X, Y, C, use_c, metric, M, lo, hi, offs, allowed, use_allowed, di, dj
         h = hi[i]
         if h <= jl:
             continue
-        _row_local_cost(X, Y, C, use_c, metric, i, jl, h, lcost)
+        _row_local_cost(X, YT, C, use_c, metric, i, jl, h, lcost)
         o = offs[i] - jl
         for j in range(jl, h):
             if use_allowed and allowed[o + j] == 0:
@@ -360,7 +370,7 @@ def region(X, Y, C, use_c, metric, M, lo, hi, offs, allowed, use_allowed, di, dj
 
 
 @njit(cache=True, fastmath=_FM)
-def region3(X, Y, C, use_c, metric, M, lo, hi, offs, allowed, use_allowed, wd, wh, wv,
+def region3(X, YT, C, use_c, metric, M, lo, hi, offs, allowed, use_allowed, wd, wh, wv,
             subseq, acc, want_acc):
     """:func:`region` specialised to the steps (1,1), (0,1), (1,0) (same tie order, same outputs)."""
     N = lo.shape[0]
@@ -375,7 +385,7 @@ def region3(X, Y, C, use_c, metric, M, lo, hi, offs, allowed, use_allowed, wd, w
         jl = lo[i]
         h = hi[i]
         if h > jl:
-            _row_local_cost(X, Y, C, use_c, metric, i, jl, h, lcost)
+            _row_local_cost(X, YT, C, use_c, metric, i, jl, h, lcost)
             o = offs[i] - jl
             left = inf  # accumulated cost of (i, j-1); cur is all inf here
             for j in range(jl, h):
