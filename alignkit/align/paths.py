@@ -374,7 +374,7 @@ def compose_paths(path_ab, path_bc) -> np.ndarray:
     the joined pairs are monotone, and gaps are filled by :func:`fill_path`. Where one B frame
     is aligned to several A frames *and* several C frames, the join is a block; the result
     crosses it along its upper-right staircase (first along C at the block's first A frame,
-    then along A at its last C frame), so it stays within the block (at most one B frame off).
+    then along A at its last C frame), so every point still pairs A and C frames aligned to one B frame.
     On synthetic warps the composition lies within one frame of the true A -> C path.
 
     Parameters
