@@ -677,3 +677,30 @@ def test_rewriting_a_complete_item_withdraws_its_marker_first(tmp_path, monkeypa
     s.write_features("w", "v", _feat(seed=3), source_hash="h2")
     assert seen and seen[0] is False  # the old item was already invisible when deletion began
     np.testing.assert_array_equal(s.read_features("w", "v", "chroma").values, _feat(seed=3).values)
+
+
+def test_compact_removes_only_stale_temporaries(tmp_path):
+    s = open_store(tmp_path / "s")
+    s.write_features("w", "v", _feat(), source_hash="h")
+    s.write_table_rows("evaluation", [SAMPLE_ROWS["evaluation"]], task_id="t")
+    staging = tmp_path / "s" / keys.staging_dir("evaluation")
+    old_tmp, new_tmp = staging / ".tmp-old.parquet", staging / ".tmp-new.parquet"
+    partial = (
+        tmp_path
+        / "s"
+        / keys.ARRAYS
+        / keys.features_item("chroma", "w", "v")
+        / "values"
+        / "c"
+        / "x.abc.partial"
+    )
+    for f in (old_tmp, new_tmp, partial):
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(b"junk")
+    two_hours_ago = time.time() - 7200
+    os.utime(old_tmp, (two_hours_ago, two_hours_ago))
+    os.utime(partial, (two_hours_ago, two_hours_ago))
+    s.compact()
+    assert not old_tmp.exists() and not partial.exists() and new_tmp.exists()
+    assert len(s.read_table("evaluation")) == 1
+    np.testing.assert_array_equal(s.read_features("w", "v", "chroma").values, _feat().values)

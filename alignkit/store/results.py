@@ -39,7 +39,7 @@ version_b, *, key=None, input_hash=None, params=None, code_version=None) -> bool
 
 ``ResultsStore.write_table_rows(table, rows, *, task_id) -> str``; ``read_table(table)``;
 ``record_failure(item, stage, error, *, task_id, ...)``; ``start_run(...)`` /
-``finish_run(...)``; ``compact() -> dict``.
+``finish_run(...)``; ``compact(*, stale_after_s=3600) -> dict``; ``remove_stale_temporaries(...)``.
 """
 
 from __future__ import annotations
@@ -990,8 +990,12 @@ class ResultsStore:
         )
         return self.compact() if compact else {}
 
-    def compact(self) -> dict[str, int]:
+    def compact(self, *, stale_after_s: float = 3600.0) -> dict[str, int]:
         """Compact every table into its partitioned dataset and consolidate the Zarr metadata once.
+
+        Temporary files that killed writers left behind (``.tmp-*`` staging files, Zarr's
+        ``*.partial`` files) are removed when older than ``stale_after_s`` seconds (only on
+        filesystems that report modification times).
 
         Returns
         -------
@@ -1001,12 +1005,38 @@ class ResultsStore:
         import zarr
 
         self._check_writable()
+        self.remove_stale_temporaries(older_than_s=stale_after_s)
         counts = {t: _tables.compact_table(self.fs, self.root, t) for t in _tables.TABLES}
         if self.fs.exists(self._p(f"{keys.ARRAYS}/zarr.json")):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 zarr.consolidate_metadata(self._zstore)
         return counts
+
+    def remove_stale_temporaries(self, *, older_than_s: float = 3600.0) -> int:
+        """Delete temporary files of killed writers older than ``older_than_s``; return how many."""
+        import time
+
+        self._check_writable()
+        patterns = [self._p(f"{keys.TABLES}/*/{keys.STAGING}/.tmp-*"), self._p(f"{keys.ARRAYS}/**/*.partial")]
+        now, n = time.time(), 0
+        for pat in patterns:
+            try:
+                found = self.fs.glob(pat)
+            except (FileNotFoundError, OSError):
+                continue
+            for f in found:
+                try:
+                    info = self.fs.info(f)
+                except FileNotFoundError:
+                    continue
+                mtime = info.get("mtime") or info.get("created")
+                if hasattr(mtime, "timestamp"):
+                    mtime = mtime.timestamp()
+                if isinstance(mtime, (int, float)) and now - float(mtime) > older_than_s:
+                    self.fs.rm(f)
+                    n += 1
+        return n
 
 
 # ----------------------------------------------------------------------------- helpers
