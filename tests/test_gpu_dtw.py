@@ -4,8 +4,6 @@ CPU engine exactly under numba's CUDA simulator (fresh process; see test_soft_dt
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,8 +13,6 @@ from alignkit.align._kernels import naive
 from alignkit.align.dtw import dtw
 from alignkit.align.gpu_dtw import dtw_batch
 from alignkit.exceptions import BackendError, ParameterError
-
-HERE = os.path.abspath(__file__)
 
 
 def _dyadic(shapes, seed=0):
@@ -127,10 +123,10 @@ def _checks():
 
 
 def test_cuda_kernel_equals_cpu_engine_under_the_simulator():
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    res = subprocess.run([sys.executable, HERE], env=env, capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    assert "checks passed" in res.stdout
+    # runs in the session's one simulator process (see tests/test_soft_dtw_cuda.py)
+    from test_soft_dtw_cuda import assert_simulator_passed
+
+    assert_simulator_passed("test_gpu_dtw.py")
 
 
 if __name__ == "__main__":

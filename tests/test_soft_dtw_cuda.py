@@ -60,11 +60,50 @@ def _checks():
     print("soft-DTW CUDA simulator checks passed")
 
 
+# The simulator checks of the three CUDA test modules run together in ONE fresh process per
+# pytest session (importing torch and numba once instead of three times).
+SIM_MODULES = ("test_soft_dtw_cuda.py", "test_ctc_cuda.py", "test_gpu_dtw.py")
+_RUNNER = """
+import os, runpy, sys, traceback
+ok = True
+for path in sys.argv[1:]:
+    name = os.path.basename(path)
+    try:
+        runpy.run_path(path, run_name="__sim__")["_checks"]()
+        print("SIMULATOR-OK", name, flush=True)
+    except BaseException:
+        ok = False
+        print("SIMULATOR-FAILED", name, flush=True)
+        traceback.print_exc(file=sys.stdout)
+sys.exit(0 if ok else 1)
+"""
+_CACHE: dict = {}
+
+
+def simulator_output() -> str:
+    """Output of the combined simulator run (started once, on first use)."""
+    if "out" not in _CACHE:
+        here = os.path.dirname(HERE)
+        env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+        res = subprocess.run(
+            [sys.executable, "-c", _RUNNER, *(os.path.join(here, m) for m in SIM_MODULES)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        _CACHE["out"] = res.stdout + res.stderr
+    return _CACHE["out"]
+
+
+def assert_simulator_passed(module: str) -> None:
+    """Fail with the module's traceback unless its simulator checks passed."""
+    out = simulator_output()
+    assert f"SIMULATOR-OK {module}" in out, out[-6000:]
+
+
 def test_cuda_kernels_match_cpu_under_the_simulator():
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    res = subprocess.run([sys.executable, HERE], env=env, capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    assert "checks passed" in res.stdout
+    assert_simulator_passed("test_soft_dtw_cuda.py")
 
 
 if __name__ == "__main__":
