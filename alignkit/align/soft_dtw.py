@@ -455,8 +455,16 @@ class _BandedCost(torch.autograd.Function):
 
 
 def _banded_cost_torch(X, Y, lo, hi, W, metric):
+    """Banded cost with torch ops (CUDA tensors); dense windows use one batched matmul."""
     idx, valid = _band_index(lo, hi, W, X.device)
     B, N, D = X.shape
+    if W == Y.shape[1] and not bool(lo.any()):
+        dot = torch.bmm(X, Y.transpose(1, 2))
+        if metric == 0:
+            c = ((X * X).sum(-1)[:, :, None] + (Y * Y).sum(-1)[:, None, :] - 2.0 * dot).clamp(min=0.0)
+        else:
+            c = 1.0 - dot
+        return torch.where(valid, c, torch.full_like(c, math.inf))
     Yg = torch.gather(Y, 1, idx.clamp(max=Y.shape[1] - 1).reshape(B, N * W, 1).expand(B, N * W, D))
     Yg = Yg.reshape(B, N, W, D)
     if metric == 0:
