@@ -704,3 +704,14 @@ def test_compact_removes_only_stale_temporaries(tmp_path):
     assert not old_tmp.exists() and not partial.exists() and new_tmp.exists()
     assert len(s.read_table("evaluation")) == 1
     np.testing.assert_array_equal(s.read_features("w", "v", "chroma").values, _feat().values)
+
+
+def test_compacted_copy_is_not_used_after_a_same_size_rewrite(tmp_path):
+    s = open_store(tmp_path / "s")
+    s.write_table_rows("evaluation", [{**SAMPLE_ROWS["evaluation"], "value": 0.25}], task_id="t")
+    s.compact()
+    time.sleep(0.01)
+    s.write_table_rows("evaluation", [{**SAMPLE_ROWS["evaluation"], "value": 0.75}], task_id="t")
+    assert s.read_table("evaluation").value.tolist() == [0.75]
+    s.compact()
+    assert s.read_table("evaluation").value.tolist() == [0.75]

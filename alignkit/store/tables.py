@@ -295,8 +295,12 @@ def write_rows(fs, root: str, table: str, rows, *, task_id: str) -> str:
     return final
 
 
-def staging_listing(fs, root: str, table: str) -> dict[str, int]:
-    """Staging files of ``table``: ``{file name: size}`` (temporary files excluded)."""
+def staging_listing(fs, root: str, table: str) -> dict[str, list]:
+    """Staging files of ``table``: ``{file name: [size, version token]}`` (temporaries excluded).
+
+    The token (modification time, ETag or creation time, whichever the filesystem reports)
+    changes when a retried task replaces its file, even with the same size.
+    """
     folder = _join(root, keys.staging_dir(table))
     try:
         entries = fs.ls(folder, detail=True)
@@ -306,7 +310,10 @@ def staging_listing(fs, root: str, table: str) -> dict[str, int]:
     for e in entries:
         name = e["name"].rstrip("/").rsplit("/", 1)[-1]
         if e.get("type") == "file" and name.endswith(".parquet") and not name.startswith("."):
-            out[name] = int(e.get("size") or 0)
+            token = next(
+                (e[k] for k in ("mtime", "ETag", "LastModified", "created", "updated") if e.get(k)), ""
+            )
+            out[name] = [int(e.get("size") or 0), token if isinstance(token, (int, float)) else str(token)]
     return out
 
 
