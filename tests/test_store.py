@@ -715,3 +715,14 @@ def test_compacted_copy_is_not_used_after_a_same_size_rewrite(tmp_path):
     assert s.read_table("evaluation").value.tolist() == [0.75]
     s.compact()
     assert s.read_table("evaluation").value.tolist() == [0.75]
+
+
+def test_reader_falls_back_to_staging_when_the_compacted_copy_vanished(tmp_path):
+    import shutil
+
+    s = open_store(tmp_path / "s")
+    s.write_table_rows("evaluation", [SAMPLE_ROWS["evaluation"]], task_id="t")
+    s.compact()
+    for d in (tmp_path / "s" / keys.table_dir("evaluation")).glob("c-*"):
+        shutil.rmtree(d)  # as if a concurrent compaction had removed it
+    assert s.read_table("evaluation").value.tolist() == [0.9]

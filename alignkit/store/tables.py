@@ -342,9 +342,12 @@ def dataset(fs, root: str, table: str) -> ds.Dataset:
     schema = sp.schema
     if mk is not None and mk.get("files") == files and files:
         folder = _join(root, f"{keys.table_dir(table)}/{mk['id']}")
-        return ds.dataset(
-            folder, filesystem=fs, format="parquet", schema=schema, partitioning=_partitioning(sp)
-        )
+        try:
+            return ds.dataset(
+                folder, filesystem=fs, format="parquet", schema=schema, partitioning=_partitioning(sp)
+            )
+        except (FileNotFoundError, OSError, pa.ArrowInvalid):
+            pass  # a concurrent compaction replaced that copy: the staging files are the truth
     paths = [_join(root, f"{keys.staging_dir(table)}/{n}") for n in sorted(files)]
     if not paths:
         return ds.dataset(pa.Table.from_pylist([], schema=schema))
@@ -399,8 +402,9 @@ def compact_table(fs, root: str, table: str) -> int:
     with fs.open(tmp, "wb") as fh:
         fh.write(json.dumps({"id": cid, "files": files, "rows": tab.num_rows}).encode())
     fs.mv(tmp, marker)
+    current = (_marker(fs, root, table) or {}).get("id", cid)  # another compaction may have won
     for e in fs.ls(_join(root, keys.table_dir(table)), detail=False):
         name = e.rstrip("/").rsplit("/", 1)[-1]
-        if name.startswith("c-") and name != cid:
+        if name.startswith("c-") and name not in (cid, current):
             fs.rm(e, recursive=True)
     return tab.num_rows
