@@ -93,6 +93,15 @@ def _item_files(store) -> dict:
             if len(p.relative_to(Path(store, "arrays")).parts) >= 5}
 
 
+def _summary_artifacts():
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        return client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["alignkit-summary"])))
+
+
 def test_auto_group_size_keeps_tasks_few_but_balanced():
     assert auto_group_size(0, 4) == 1
     assert auto_group_size(10, 2) == 2            # 5 tasks for 2 workers
@@ -111,6 +120,7 @@ def test_local_runner_end_to_end_bad_file_and_rerun(api, bad_corpus, tmp_path):
     with task_runner("local", n_workers=2) as tr:
         r1 = run_corpus.with_options(task_runner=tr)(corpus=str(bad_corpus), store=store)
         files1 = _item_files(store)
+        artifacts = _summary_artifacts()
         r2 = run_corpus.with_options(task_runner=tr)(corpus=str(bad_corpus), store=store)
         files2 = _item_files(store)
 
@@ -119,6 +129,12 @@ def test_local_runner_end_to_end_bad_file_and_rerun(api, bad_corpus, tmp_path):
     assert (al["done"], al["failed"]) == (len(good_pairs), len(pairs) - len(good_pairs))
     assert ev["done"] == len(good_pairs) and ev["failed"] == 0  # pairs without an alignment are skipped
     assert r1["n_failed"] == 1 + len(pairs) - len(good_pairs)
+
+    # the Markdown summary artifact of the run: counts per stage and the failing item
+    md = next(a for a in artifacts if r1["run_id"] in (a.description or ""))
+    assert f"| extract | {len(items) - 1} | 0 | 1 |" in md.data
+    assert f"| align | {len(good_pairs)} | 0 | {len(pairs) - len(good_pairs)} |" in md.data
+    assert "v09_broken" in md.data
 
     # orchestration changes nothing: stored paths equal a direct DTW on the stored features
     _check_against_direct_dtw(store, good_pairs)
@@ -246,7 +262,13 @@ def test_killed_flow_resumes_without_recomputing(api, small_corpus, tmp_path_fac
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     done_before = {(r.work, r.version): r.key for r in s.list_features().itertuples()}
-    mtimes_before = {k: v for k, v in _item_files(store).items() if "/features/" in k}
+    # files of the *complete* items (an item killed mid-write is incomplete and rightly rewritten)
+    from alignkit.store.keys import features_item
+
+    complete_dirs = tuple(str(Path(store, "arrays", features_item("chroma_stft", w, v))) + os.sep
+                          for w, v in done_before)
+    mtimes_before = {k: v for k, v in _item_files(store).items() if k.startswith(complete_dirs)}
+    assert len(mtimes_before) >= 2 * len(done_before)  # group and values array of each
     assert done_before and len(done_before) < len(_grid(small_corpus)[0])
 
     with task_runner("local", n_workers=2) as tr:
