@@ -172,3 +172,13 @@ def test_failures_are_isolated_and_recorded(tiny_corpus, tmp_path):
     fails = open_store(store).read_table("failures")
     assert sorted(fails["stage"]) == ["align", "extract"]
     assert set(fails["run_id"]) == {"r1"}
+
+
+def test_multiscale_method_recovers_the_known_warp(synthetic_store):
+    from alignkit.store.results import open_store
+
+    r = pipeline.align_group(synthetic_store, "w", [("x", "stretch")], method="mrmsdtw", run_id="t")
+    assert r[0]["status"] == "done"
+    p = open_store(synthetic_store).read_alignment("mrmsdtw", "w", "x", "stretch").path
+    assert p[0].tolist() == [0, 0] and p[-1].tolist() == [39, 79]
+    assert np.all(np.abs(p[:, 0] - p[:, 1] // 2) <= 1)
