@@ -25,6 +25,11 @@ matched anywhere inside the columns ``Y``), a diagonal prior, variable lengths i
 (``lengths``; padding gets zero gradient), the normalised divergence
 (:func:`soft_dtw_divergence`) and a temperature schedule (:func:`gamma_schedule`).
 
+Memory (CPU): the value alone needs two rows; with a gradient, the forward pass keeps the
+soft-min weights of two predecessors per stored cell (2 floats of the input's dtype) and the
+backward pass writes the gradient (1 float per stored cell): 24 bytes per cell in float64,
+12 in float32, where "stored" means the band (O(B N w)) or, without a band, the whole matrix.
+
 Backends: the backend follows the tensors' device. CPU tensors run numba kernels parallel
 over the batch; CUDA tensors run the numba.cuda anti-diagonal wavefront kernels of
 :mod:`alignkit.align._kernels.softdtw_cuda`. ``backend="cuda"`` without a GPU raises
