@@ -135,11 +135,13 @@ def test_border_refinement_recovers_the_exact_path_on_plateaus():
     shape = (len(X), len(Y))
     exact = dtw(X, Y)
     plain = multiscale_dtw(X, Y, radius=4, max_refinements=0)
+    border_only = multiscale_dtw(X, Y, radius=4, verify=False)
     refined = multiscale_dtw(X, Y, radius=4)
     # the narrow region alone misses the optimum (so this case is a real test of refinement)
     assert share_within(plain.path, exact.path, shape) < 0.95
     assert plain.cost > exact.cost * 1.005
     assert refined.info["levels"][-1]["rounds"] > 1
+    assert plain.cost >= border_only.cost >= refined.cost - 1e-9
     assert share_within(refined.path, exact.path, shape) >= 0.99
     assert refined.cost == pytest.approx(exact.cost, rel=1e-4)
 
@@ -160,6 +162,7 @@ def test_pool_features_averages_blocks():
         ({"radius": 2.5}, "radius"),
         ({"memory_limit": 0}, "memory_limit"),
         ({"max_refinements": -1}, "max_refinements"),
+        ({"verify": "yes"}, "verify"),
         ({"memory_limit": "1GB"}, "memory_limit"),
         ({"metric": "l1"}, "metric"),
         ({"step_sizes": "x"}, "step_sizes"),

@@ -106,7 +106,7 @@ def _check_factors(factors) -> list[int]:
 
 def multiscale_dtw(X, Y, *, metric: str = "cosine", step_sizes="symmetric2", weights=None, factors=None,
                    radius: int = DEFAULT_RADIUS, memory_limit: int | None = None,
-                   max_refinements: int = 8) -> DTWResult:
+                   max_refinements: int = 8, verify: bool = True) -> DTWResult:
     """Approximate DTW of long sequences by coarse-to-fine refinement.
 
     Parameters
@@ -132,6 +132,9 @@ def multiscale_dtw(X, Y, *, metric: str = "cosine", step_sizes="symmetric2", wei
         region, not the data, shaped it), the region is widened around the new path (by
         ``radius`` times 2, 4, 8, ...) and solved again, at most this many times (0: plain
         MrMsDTW).
+    verify : bool
+        Also re-solve once in a wider region when the path stays clear of the border, and
+        keep refining if that changes the path.
 
     Returns
     -------
@@ -155,6 +158,8 @@ def multiscale_dtw(X, Y, *, metric: str = "cosine", step_sizes="symmetric2", wei
     if isinstance(max_refinements, bool) or not isinstance(max_refinements, numbers.Integral) \
             or max_refinements < 0:
         raise ParameterError(f"max_refinements={max_refinements!r} must be a non-negative integer")
+    if not isinstance(verify, (bool, np.bool_)):
+        raise ParameterError(f"verify={verify!r} must be a bool")
     if memory_limit is not None:
         bad = isinstance(memory_limit, bool) or not isinstance(memory_limit, numbers.Real)
         if bad or not memory_limit > 0:
@@ -217,17 +222,30 @@ def multiscale_dtw(X, Y, *, metric: str = "cosine", step_sizes="symmetric2", wei
         level_cells = nc
         rounds = 1
         # Refinement: where the constrained path runs along the region's border, the border
-        # (not the data) decided it; widen the region around the new path and solve again.
-        while reg is not None and rounds < max_refinements + 1 and _touches_border(path, reg):
+        # (not the data) decided it; widen the region around the new path (doubling the
+        # width each round) and solve again. With ``verify``, a path clear of the border is
+        # checked once more in a wider region (near-ties on flat stretches can hide a better
+        # route outside the region without touching its border).
+        verified = not verify
+        while reg is not None and rounds <= max_refinements:
+            touching = _touches_border(path, reg)
+            if not touching:
+                if verified:
+                    break
+                verified = True
             grown = _union(reg, path_region(path, shape, radius << rounds))
             if grown.n_cells == reg.n_cells:
                 break
             if memory_limit is not None and grown.n_cells + _level_bytes(prob.n, prob.m, d) > memory_limit:
                 break  # keep the best path that fits
             reg = grown
-            cost, path, _, nc = _solve(prob, reg, steps, w, want_acc=False)
+            new_cost, new_path, _, nc = _solve(prob, reg, steps, w, want_acc=False)
             level_cells += nc
             rounds += 1
+            same = np.array_equal(new_path, path)
+            cost, path = new_cost, new_path
+            if not touching and same:
+                break
         total_cells += level_cells
         info_levels.append({"factor": f, "shape": shape, "cells": int(level_cells), "rounds": rounds,
                             "region_cells": int(nc)})
