@@ -77,20 +77,20 @@ def _one(impl: str, n: int, band: int | None, gamma: float, repeat: int, device:
 
         SoftDTW(rng.random((50, 50)), gamma=gamma).compute()
     elif impl == "pysdtw":
-        import pysdtw
         import torch
+        from pysdtw.sdtw_cpu import SoftDTWcpu
 
-        # pysdtw takes features; squared euclidean cost of 1-D series gives a dense N x N problem
-        fun = pysdtw.SoftDTW(gamma=gamma, use_cuda=(device == "cuda"))
-        xs = torch.from_numpy(rng.random((1, n, 1))).to(device)
-        ys = torch.from_numpy(rng.random((1, n, 1))).to(device)
+        # pysdtw's CPU autograd function on the same cost matrix (batch of one)
+        lens = torch.tensor([[n, n]])
 
         def run():
-            x = xs.clone().requires_grad_()
-            v = fun(x, ys).sum()
-            v.backward()
-            return float(v), x.grad
+            c = torch.from_numpy(C)[None].requires_grad_()
+            v = SoftDTWcpu.apply(c, lens, gamma, 0.0)
+            v.sum().backward()
+            return float(v.sum().detach()), c.grad
 
+        c0 = torch.rand(1, 50, 50, dtype=torch.float64, requires_grad=True)
+        SoftDTWcpu.apply(c0, torch.tensor([[50, 50]]), gamma, 0.0).sum().backward()
     else:
         raise SystemExit(f"unknown impl {impl}")
     base = _rss_mb()
