@@ -59,7 +59,9 @@ def corpus(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def evaluation(corpus):
-    return evaluate_corpus(corpus, methods=["linear", "dtw", "mrmsdtw"], features=["chroma_stft", "chroma+dlnco"])
+    return evaluate_corpus(
+        corpus, methods=["linear", "dtw", "mrmsdtw"], features=["chroma_stft", "chroma+dlnco"]
+    )
 
 
 def _value(df, a, b, method, metric, feature=None):
@@ -74,7 +76,9 @@ def _value(df, a, b, method, metric, feature=None):
 def test_linear_baseline_matches_hand_computed_errors(evaluation):
     t = 0.4 + np.arange(8) * 0.4
     err = np.abs(t * 5.0 / 3.6 - (1.25 * t + 0.5))
-    assert _value(evaluation, "a", "b", "linear", "beat_mean_ms") == pytest.approx(1000 * err.mean(), abs=1e-6)
+    assert _value(evaluation, "a", "b", "linear", "beat_mean_ms") == pytest.approx(
+        1000 * err.mean(), abs=1e-6
+    )
     assert _value(evaluation, "a", "b", "linear", "beat_mean_ms") == pytest.approx(250.0, abs=1e-6)
     assert _value(evaluation, "a", "b", "linear", "beat_max_ms") == pytest.approx(500 - 400 / 7.2, abs=1e-6)
     assert _value(evaluation, "a", "b", "linear", "beat_mean_signed_ms") == pytest.approx(-250.0, abs=1e-6)
@@ -107,11 +111,18 @@ def test_rows_shape_pairs_and_timings(evaluation):
     pairs = set(map(tuple, evaluation[["version_a", "version_b"]].drop_duplicates().values))
     assert pairs == {("a", "b"), ("a", "c"), ("b", "c")}
     combos = set(map(tuple, evaluation[["method", "feature"]].drop_duplicates().values))
-    assert combos == {("linear", "none"), ("dtw", "chroma_stft"), ("dtw", "chroma+dlnco"),
-                      ("mrmsdtw", "chroma_stft"), ("mrmsdtw", "chroma+dlnco")}
+    assert combos == {
+        ("linear", "none"),
+        ("dtw", "chroma_stft"),
+        ("dtw", "chroma+dlnco"),
+        ("mrmsdtw", "chroma_stft"),
+        ("mrmsdtw", "chroma+dlnco"),
+    }
     assert (evaluation.loc[evaluation.metric == "beat_mean_ms", "n_events"] == 8).all()
     t = evaluation[evaluation.metric.isin(["features_s", "align_s", "pair_s", "load_s"])]
-    piv = t.pivot_table(index=["version_a", "version_b", "method", "feature"], columns="metric", values="value")
+    piv = t.pivot_table(
+        index=["version_a", "version_b", "method", "feature"], columns="metric", values="value"
+    )
     assert np.allclose(piv["pair_s"], piv["load_s"] + piv["features_s"] + piv["align_s"])
     dtw_rows = piv.xs("dtw", level="method")
     assert (dtw_rows["features_s"] > 0).all() and (dtw_rows["align_s"] > 0).all()
@@ -120,10 +131,15 @@ def test_rows_shape_pairs_and_timings(evaluation):
 def test_aggregate_pools_events(evaluation):
     agg = aggregate(evaluation)
     lin = agg[(agg.method == "linear") & (agg.level == "beat")].set_index("statistic")["value"]
-    pair_means = [_value(evaluation, a, b, "linear", "beat_mean_ms") for a, b in (("a", "b"), ("a", "c"), ("b", "c"))]
+    pair_means = [
+        _value(evaluation, a, b, "linear", "beat_mean_ms") for a, b in (("a", "b"), ("a", "c"), ("b", "c"))
+    ]
     assert lin["mean_ms"] == pytest.approx(np.mean(pair_means))  # 8 beats each: pooled = mean of pair means
-    assert lin["max_ms"] == pytest.approx(max(_value(evaluation, a, b, "linear", "beat_max_ms")
-                                              for a, b in (("a", "b"), ("a", "c"), ("b", "c"))))
+    assert lin["max_ms"] == pytest.approx(
+        max(
+            _value(evaluation, a, b, "linear", "beat_max_ms") for a, b in (("a", "b"), ("a", "c"), ("b", "c"))
+        )
+    )
     per_work = aggregate(evaluation, by="work")
     assert set(per_work.work) == {"w"}
     # pooling with unequal event counts: weights are n_events
@@ -140,12 +156,17 @@ def test_rows_round_trip_through_the_store(corpus, tmp_path):
     back = open_store(tmp_path / "store").read_table("evaluation")
     assert len(back) == len(df)
     key = ["version_a", "version_b", "method", "feature", "metric"]
-    m = df.merge(back[key + ["value", "tolerance_s", "run_id", "work"]].astype({"method": str, "work": str}),
-                 on=key, suffixes=("", "_store"))
+    m = df.merge(
+        back[key + ["value", "tolerance_s", "run_id", "work"]].astype({"method": str, "work": str}),
+        on=key,
+        suffixes=("", "_store"),
+    )
     assert len(m) == len(df)
     assert np.allclose(m["value"], m["value_store"])
-    assert ((m["tolerance_s"].isna() & m["tolerance_s_store"].isna())
-            | np.isclose(m["tolerance_s"], m["tolerance_s_store"])).all()
+    assert (
+        (m["tolerance_s"].isna() & m["tolerance_s_store"].isna())
+        | np.isclose(m["tolerance_s"], m["tolerance_s_store"])
+    ).all()
     assert (m["run_id_store"] == "r1").all() and (m["work_store"] == "w").all()
 
 
@@ -155,9 +176,20 @@ def test_star_pairs_and_score_free(corpus):
     assert pairs == {("c", "a"), ("c", "b")}
 
 
-@pytest.mark.parametrize("kw", [{"methods": ["nope"]}, {"features": ["nope"]}, {"tolerances": [0.0]},
-                                {"pairs": "every"}, {"levels": ["bars"]}, {"on_error": "ignore"},
-                                {"dlnco_weight": -1.0}, {"options": {"nope": {}}}, {"methods": []}])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"methods": ["nope"]},
+        {"features": ["nope"]},
+        {"tolerances": [0.0]},
+        {"pairs": "every"},
+        {"levels": ["bars"]},
+        {"on_error": "ignore"},
+        {"dlnco_weight": -1.0},
+        {"options": {"nope": {}}},
+        {"methods": []},
+    ],
+)
 def test_bad_arguments_raise(corpus, kw):
     with pytest.raises(ParameterError):
         evaluate_corpus(corpus, **kw)
@@ -166,8 +198,15 @@ def test_bad_arguments_raise(corpus, kw):
 def test_failures_are_skipped_or_raised(corpus):
     # an invalid option reaches the engine: ParameterError per item
     with pytest.raises(ParameterError):
-        evaluate_corpus(corpus, methods=["dtw"], features=["chroma_stft"], options={"dtw": {"step_sizes": "bad"}})
-    df = evaluate_corpus(corpus, methods=["dtw", "linear"], features=["chroma_stft"],
-                         options={"dtw": {"step_sizes": "bad"}}, on_error="skip")
+        evaluate_corpus(
+            corpus, methods=["dtw"], features=["chroma_stft"], options={"dtw": {"step_sizes": "bad"}}
+        )
+    df = evaluate_corpus(
+        corpus,
+        methods=["dtw", "linear"],
+        features=["chroma_stft"],
+        options={"dtw": {"step_sizes": "bad"}},
+        on_error="skip",
+    )
     assert set(df.method) == {"linear"}
     assert len(df.attrs["failures"]) == 3 and "step_sizes" in df.attrs["failures"][0]["error"]

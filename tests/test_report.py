@@ -15,15 +15,27 @@ from alignkit.exceptions import ParameterError
 def _rows(method, feature, pair, errors_ms, tols=(0.05, 0.1)):
     """Evaluation rows of one pair from its absolute errors (ms), as the harness writes them."""
     e = np.abs(np.asarray(errors_ms, float))
-    base = dict(method=method, work=pair[0], version_a=pair[1], version_b=pair[2], feature=feature, run_id="r")
-    out = [dict(base, metric="beat_mean_ms", value=e.mean(), tolerance_s=np.nan, n_events=len(e)),
-           dict(base, metric="beat_median_ms", value=np.median(e), tolerance_s=np.nan, n_events=len(e)),
-           dict(base, metric="beat_max_ms", value=e.max(), tolerance_s=np.nan, n_events=len(e))]
+    base = dict(
+        method=method, work=pair[0], version_a=pair[1], version_b=pair[2], feature=feature, run_id="r"
+    )
+    out = [
+        dict(base, metric="beat_mean_ms", value=e.mean(), tolerance_s=np.nan, n_events=len(e)),
+        dict(base, metric="beat_median_ms", value=np.median(e), tolerance_s=np.nan, n_events=len(e)),
+        dict(base, metric="beat_max_ms", value=e.max(), tolerance_s=np.nan, n_events=len(e)),
+    ]
     for t in tols:
-        out.append(dict(base, metric=f"beat_within_{int(t * 1000)}ms", value=float(np.mean(e <= t * 1000)),
-                        tolerance_s=t, n_events=len(e)))
-    out.append(dict(base, metric="pair_s", value=2.0 if method == "dtw" else 0.5, tolerance_s=np.nan,
-                    n_events=pd.NA))
+        out.append(
+            dict(
+                base,
+                metric=f"beat_within_{int(t * 1000)}ms",
+                value=float(np.mean(e <= t * 1000)),
+                tolerance_s=t,
+                n_events=len(e),
+            )
+        )
+    out.append(
+        dict(base, metric="pair_s", value=2.0 if method == "dtw" else 0.5, tolerance_s=np.nan, n_events=pd.NA)
+    )
     return out
 
 
@@ -55,7 +67,9 @@ def test_report_contains_table_rows_and_images(evaluation, tmp_path, fmt):
     text = out.read_text()
     assert (tmp_path / "rep_files" / "tolerance.png").stat().st_size > 1000
     if fmt == "md":
-        assert re.search(r"^\| dtw \| chroma_stft \| 2 \| 6 \| 66\.7 \| .*\| 66\.7 % \| 83\.3 % \| 2\.00 \|$", text, re.M)
+        assert re.search(
+            r"^\| dtw \| chroma_stft \| 2 \| 6 \| 66\.7 \| .*\| 66\.7 % \| 83\.3 % \| 2\.00 \|$", text, re.M
+        )
         assert re.search(r"^\| linear \| none \| 2 \| 6 \| 600\.0 \|", text, re.M)
         assert "![share within tolerance](rep_files/tolerance.png)" in text
         # worst pairs of the best combination: w2 (150 ms) before w1 (25 ms)

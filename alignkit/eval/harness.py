@@ -76,8 +76,18 @@ DEFAULT_FEATURES: dict[str, dict] = {
 #: annotation role -> level name used in metric names
 LEVELS = {"beats": "beat", "measures": "measure", "notes": "note"}
 #: columns of the returned table (all of them columns of the store's evaluation table)
-EVAL_COLUMNS = ["method", "work", "version_a", "version_b", "feature", "metric", "tolerance_s", "value",
-                "n_events", "run_id"]
+EVAL_COLUMNS = [
+    "method",
+    "work",
+    "version_a",
+    "version_b",
+    "feature",
+    "metric",
+    "tolerance_s",
+    "value",
+    "n_events",
+    "run_id",
+]
 SYNC = "chroma+dlnco"
 _TIMING = ("load_s", "features_s", "align_s", "pair_s")
 
@@ -98,7 +108,9 @@ def _check_methods(methods) -> tuple[str, ...]:
         if m not in DEFAULT_METHODS:
             raise ParameterError(f"method {m!r} is not one of {list(DEFAULT_METHODS)}")
     if "softdtw" in ms and not _soft_available():
-        raise ParameterError("method 'softdtw' needs alignkit.align.soft_dtw and torch, which do not import here")
+        raise ParameterError(
+            "method 'softdtw' needs alignkit.align.soft_dtw and torch, which do not import here"
+        )
     return ms
 
 
@@ -133,8 +145,10 @@ def _check_tolerances(tolerances) -> tuple[float, ...]:
 
 
 def _soft_available() -> bool:
-    return importlib.util.find_spec("torch") is not None and \
-        importlib.util.find_spec("alignkit.align.soft_dtw") is not None
+    return (
+        importlib.util.find_spec("torch") is not None
+        and importlib.util.find_spec("alignkit.align.soft_dtw") is not None
+    )
 
 
 # ----------------------------------------------------------------------------- per-version data
@@ -194,8 +208,11 @@ class _Version:
         if self.v.kind == "score":
             from alignkit.pipeline import compute_features
 
-            return compute_features({"path": os.fspath(self.v.path), "kind": "score"},
-                                    {"name": name, "params": params}, cache={"notes": src})
+            return compute_features(
+                {"path": os.fspath(self.v.path), "kind": "score"},
+                {"name": name, "params": params},
+                cache={"notes": src},
+            )
         from alignkit.features import extract
 
         y, sr = src
@@ -205,10 +222,14 @@ class _Version:
         frame_rate = float(params.pop("frame_rate", 50.0))
         chroma_p, onset_p = dict(params.pop("chroma", {})), dict(params.pop("onsets", {}))
         if params:
-            raise ParameterError(f"{SYNC} takes frame_rate, chroma and onsets parameters, not {sorted(params)}")
+            raise ParameterError(
+                f"{SYNC} takes frame_rate, chroma and onsets parameters, not {sorted(params)}"
+            )
         if self.v.kind == "score":
-            return (self._single("chroma_stft", src, {"frame_rate": frame_rate, **chroma_p}),
-                    self._single("dlnco", src, {"frame_rate": frame_rate, **onset_p}))
+            return (
+                self._single("chroma_stft", src, {"frame_rate": frame_rate, **chroma_p}),
+                self._single("dlnco", src, {"frame_rate": frame_rate, **onset_p}),
+            )
         from alignkit.features import sync_features
 
         y, sr = src
@@ -295,13 +316,15 @@ def _matched(ann_a, ann_b):
     return None
 
 
-def _pair_errors(method: str, va: _Version, vb: _Version, feature: str, *, options: dict,
-                levels: Sequence[str]) -> tuple[dict[str, np.ndarray], float]:
+def _pair_errors(
+    method: str, va: _Version, vb: _Version, feature: str, *, options: dict, levels: Sequence[str]
+) -> tuple[dict[str, np.ndarray], float]:
     """Signed transfer errors per level of one pair, and the alignment time (s)."""
     t0 = time.perf_counter()
     if method == "linear":
         va.source(), vb.source()
         align_s = 0.0
+
         def transfer(t):  # noqa: E306
             return linear_transfer(t, duration_a=va.duration, duration_b=vb.duration)
     else:
@@ -312,8 +335,10 @@ def _pair_errors(method: str, va: _Version, vb: _Version, feature: str, *, optio
         t0 = time.perf_counter()
         path, rate = _run_method(method, X, Y, ra, feature, options)
         align_s = time.perf_counter() - t0
+
         def transfer(t):  # noqa: E306
             return transfer_times(path, t, frame_rate_a=rate, frame_rate_b=rate)
+
     out = {}
     for role in levels:
         aa, ab = va.annotations(role), vb.annotations(role)
@@ -330,7 +355,9 @@ def _pair_errors(method: str, va: _Version, vb: _Version, feature: str, *, optio
 # ----------------------------------------------------------------------------- the harness
 
 
-def _summary_rows(level: str, err: np.ndarray, tols: Sequence[float]) -> list[tuple[str, float, float | None]]:
+def _summary_rows(
+    level: str, err: np.ndarray, tols: Sequence[float]
+) -> list[tuple[str, float, float | None]]:
     s = error_summary(err, tolerances=tols)
     within = [k for k in s if k.startswith("within_")]
     rows = [(f"{level}_{k}", float(s[k]), None) for k in ("mean_ms", "median_ms", "max_ms", "mean_signed_ms")]
@@ -352,11 +379,24 @@ def _task_id(*parts) -> str:
     return "harness-" + hashlib.sha1(repr(parts).encode()).hexdigest()[:24]
 
 
-def evaluate_corpus(corpus, *, methods=None, features=None, pairs: str = "all", reference: str | None = None,
-                    tolerances: Sequence[float] = DEFAULT_TOLERANCES, store=None, run_id: str | None = None,
-                    levels: Sequence[str] = ("beats", "measures", "notes"), include_scores: bool = True,
-                    sr: int = 22050, dlnco_weight: float = 1.0, options: Mapping | None = None,
-                    on_error: str = "raise", progress=None):
+def evaluate_corpus(
+    corpus,
+    *,
+    methods=None,
+    features=None,
+    pairs: str = "all",
+    reference: str | None = None,
+    tolerances: Sequence[float] = DEFAULT_TOLERANCES,
+    store=None,
+    run_id: str | None = None,
+    levels: Sequence[str] = ("beats", "measures", "notes"),
+    include_scores: bool = True,
+    sr: int = 22050,
+    dlnco_weight: float = 1.0,
+    options: Mapping | None = None,
+    on_error: str = "raise",
+    progress=None,
+):
     """Evaluate every method x feature on every annotated pair of versions of a corpus.
 
     Parameters
@@ -441,8 +481,11 @@ def evaluate_corpus(corpus, *, methods=None, features=None, pairs: str = "all", 
     rows: list[dict] = []
     failures: list[dict] = []
     for work in c.works():
-        vs = [v for v in c.versions_of(work)
-              if any(r in v.annotations for r in levels) and (include_scores or v.kind != "score")]
+        vs = [
+            v
+            for v in c.versions_of(work)
+            if any(r in v.annotations for r in levels) and (include_scores or v.kind != "score")
+        ]
         vs.sort(key=lambda v: (v.kind != "score", v.version))
         if len(vs) < 2:
             continue
@@ -458,20 +501,37 @@ def evaluate_corpus(corpus, *, methods=None, features=None, pairs: str = "all", 
             va, vb = cache[a], cache[b]
             prow: list[dict] = []
             for method in ms:
-                for feature in (["none"] if method == "linear" else list(fs)):
+                for feature in ["none"] if method == "linear" else list(fs):
                     try:
                         errs, align_s = _pair_errors(method, va, vb, feature, options=options, levels=levels)
                     except AlignkitError as exc:
                         if on_error == "raise":
                             raise
-                        failures.append({"work": work, "version_a": a, "version_b": b, "method": method,
-                                         "feature": feature, "error": f"{type(exc).__name__}: {exc}"})
+                        failures.append(
+                            {
+                                "work": work,
+                                "version_a": a,
+                                "version_b": b,
+                                "method": method,
+                                "feature": feature,
+                                "error": f"{type(exc).__name__}: {exc}",
+                            }
+                        )
                         continue
-                    base = dict(method=method, work=work, version_a=a, version_b=b, feature=feature, run_id=run_id)
+                    base = dict(
+                        method=method, work=work, version_a=a, version_b=b, feature=feature, run_id=run_id
+                    )
                     for level, err in errs.items():
                         for metric, value, tol in _summary_rows(level, err, tols):
-                            prow.append({**base, "metric": metric, "tolerance_s": tol, "value": value,
-                                         "n_events": int(len(err))})
+                            prow.append(
+                                {
+                                    **base,
+                                    "metric": metric,
+                                    "tolerance_s": tol,
+                                    "value": value,
+                                    "n_events": int(len(err)),
+                                }
+                            )
                     if method == "linear":
                         load = va.load_s + vb.load_s
                         timing = (load, 0.0, 0.0, load)
@@ -480,15 +540,24 @@ def evaluate_corpus(corpus, *, methods=None, features=None, pairs: str = "all", 
                         feat = va.feat_s[feature] + vb.feat_s[feature]
                         timing = (load, feat, align_s, load + feat + align_s)
                     for metric, value in zip(_TIMING, timing, strict=True):
-                        prow.append({**base, "metric": metric, "tolerance_s": None, "value": float(value),
-                                     "n_events": None})
+                        prow.append(
+                            {
+                                **base,
+                                "metric": metric,
+                                "tolerance_s": None,
+                                "value": float(value),
+                                "n_events": None,
+                            }
+                        )
             if s is not None and prow:
                 s.write_table("evaluation", prow, task_id=_task_id(run_id, work, a, b))
             rows.extend(prow)
             if progress is not None:
                 best = [r["value"] for r in prow if r["metric"] == "beat_mean_ms"]
-                progress(f"{work}: {a} ~ {b}: {len(prow)} rows"
-                         + (f", best beat mean {min(best):.1f} ms" if best else ""))
+                progress(
+                    f"{work}: {a} ~ {b}: {len(prow)} rows"
+                    + (f", best beat mean {min(best):.1f} ms" if best else "")
+                )
     df = pd.DataFrame(rows, columns=EVAL_COLUMNS)
     df["tolerance_s"] = df["tolerance_s"].astype("float64")
     df["n_events"] = df["n_events"].astype("Int64")
@@ -502,7 +571,7 @@ def evaluate_corpus(corpus, *, methods=None, features=None, pairs: str = "all", 
 def _split_metric(metric: str) -> tuple[str, str]:
     for lv in LEVELS.values():
         if metric.startswith(lv + "_"):
-            return lv, metric[len(lv) + 1:]
+            return lv, metric[len(lv) + 1 :]
     return "", metric
 
 
@@ -562,15 +631,32 @@ def aggregate(df, *, by: str = "overall"):
         else:
             value = float(g["wv"].sum() / g["w"].sum())
         n_ev = pd.to_numeric(g["n_events"], errors="coerce")
-        out.append({**dict(zip(keys, k, strict=True)), "tolerance_s": tol, "value": value,
-                    "n_pairs": int(g[["work", "version_a", "version_b"]].drop_duplicates().shape[0]),
-                    "n_events": int(n_ev.sum()) if n_ev.notna().any() else 0})
+        out.append(
+            {
+                **dict(zip(keys, k, strict=True)),
+                "tolerance_s": tol,
+                "value": value,
+                "n_pairs": int(g[["work", "version_a", "version_b"]].drop_duplicates().shape[0]),
+                "n_events": int(n_ev.sum()) if n_ev.notna().any() else 0,
+            }
+        )
     return pd.DataFrame(out)
 
 
-def pair_alignment(corpus, work: str, version_a: str, version_b: str, *, method: str, feature: str,
-                   sr: int = 22050, dlnco_weight: float = 1.0, feature_params: Mapping | None = None,
-                   options: Mapping | None = None, level: str = "beats") -> dict:
+def pair_alignment(
+    corpus,
+    work: str,
+    version_a: str,
+    version_b: str,
+    *,
+    method: str,
+    feature: str,
+    sr: int = 22050,
+    dlnco_weight: float = 1.0,
+    feature_params: Mapping | None = None,
+    options: Mapping | None = None,
+    level: str = "beats",
+) -> dict:
     """Recompute one pair's alignment as the harness does (for plots of single pairs).
 
     Returns
@@ -583,7 +669,9 @@ def pair_alignment(corpus, work: str, version_a: str, version_b: str, *, method:
     from alignkit import corpus as ck
 
     _check_methods([method])
-    fs = _check_features({feature: dict((feature_params or {}).get(feature, {}))} if method != "linear" else None)
+    fs = _check_features(
+        {feature: dict((feature_params or {}).get(feature, {}))} if method != "linear" else None
+    )
     c = corpus if hasattr(corpus, "versions_of") else ck.load_corpus(corpus)
     va = _Version(c.get(work, version_a), sr=sr, feature_params=fs, dlnco_weight=dlnco_weight)
     vb = _Version(c.get(work, version_b), sr=sr, feature_params=fs, dlnco_weight=dlnco_weight)
@@ -592,12 +680,20 @@ def pair_alignment(corpus, work: str, version_a: str, version_b: str, *, method:
     if method != "linear":
         X, ra = va.features(feature)
         Y, _ = vb.features(feature)
-        path, rate = _run_method(method, X, Y, ra, feature, {k: dict(v) for k, v in dict(options or {}).items()})
+        path, rate = _run_method(
+            method, X, Y, ra, feature, {k: dict(v) for k, v in dict(options or {}).items()}
+        )
     ref_a = ref_b = None
     aa, ab = va.annotations(level), vb.annotations(level)
     if aa is not None and ab is not None:
         m = _matched(aa, ab)
         if m is not None:
             ref_a, ref_b = m
-    return {"path": path, "frame_rate": rate, "duration_a": va.duration, "duration_b": vb.duration,
-            "ref_a": ref_a, "ref_b": ref_b}
+    return {
+        "path": path,
+        "frame_rate": rate,
+        "duration_a": va.duration,
+        "duration_b": vb.duration,
+        "ref_a": ref_a,
+        "ref_b": ref_b,
+    }

@@ -46,7 +46,9 @@ def load_evaluation(source):
 
 
 def _pick_level(agg, level):
-    levels = [lv for lv in agg["level"].unique() if (agg[(agg["level"] == lv)]["statistic"] == "mean_ms").any()]
+    levels = [
+        lv for lv in agg["level"].unique() if (agg[(agg["level"] == lv)]["statistic"] == "mean_ms").any()
+    ]
     if not levels:
         raise StoreError("the evaluation table holds no error rows (mean_ms)")
     if level is None:
@@ -80,7 +82,9 @@ def method_table(df, *, level: str | None = None):
         r["events"] = int(g.loc[g["statistic"] == "mean_ms", "n_events"].iloc[0])
         for k in _STATS:
             r[k] = st.get(k, np.nan)
-        tol = g[g["tolerance_s"].notna() & g["statistic"].str.startswith("within_")].sort_values("tolerance_s")
+        tol = g[g["tolerance_s"].notna() & g["statistic"].str.startswith("within_")].sort_values(
+            "tolerance_s"
+        )
         for k, v in zip(tol["statistic"], tol["value"], strict=True):
             r[k] = v
         t = agg[(agg["method"] == method) & (agg["feature"] == feature) & (agg["level"] == "")]
@@ -129,10 +133,16 @@ def _kind(col: str) -> str:
 
 
 def _header(col: str) -> str:
-    names = {"mean_ms": "mean (ms)", "median_ms": "median (ms)", "max_ms": "max (ms)", "pair_s": "pair (s)",
-             "features_s": "features (s)", "align_s": "align (s)"}
+    names = {
+        "mean_ms": "mean (ms)",
+        "median_ms": "median (ms)",
+        "max_ms": "max (ms)",
+        "pair_s": "pair (s)",
+        "features_s": "features (s)",
+        "align_s": "align (s)",
+    }
     if col.startswith("within_"):
-        return "<= " + col[len("within_"):].replace("p", ".")
+        return "<= " + col[len("within_") :].replace("p", ".")
     return names.get(col, col)
 
 
@@ -182,7 +192,13 @@ def _path_plot(row, *, results, corpus, level_role: str, path: Path) -> Path | N
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    method, feature, work, a, b = row["method"], row["feature"], row["work"], row["version_a"], row["version_b"]
+    method, feature, work, a, b = (
+        row["method"],
+        row["feature"],
+        row["work"],
+        row["version_a"],
+        row["version_b"],
+    )
     fig, ax = plt.subplots(figsize=(5.5, 5))
     done = False
     if results is not None:
@@ -226,8 +242,17 @@ def _img(path: Path, out_dir: Path, fmt: str, alt: str) -> str:
     return f'<p><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"></p>\n'
 
 
-def write_report(evaluation, out_path, *, fmt: str = "md", level: str | None = None, worst: int = 3,
-                 corpus=None, title: str = "alignkit evaluation", top_curves: int = 8) -> Path:
+def write_report(
+    evaluation,
+    out_path,
+    *,
+    fmt: str = "md",
+    level: str | None = None,
+    worst: int = 3,
+    corpus=None,
+    title: str = "alignkit evaluation",
+    top_curves: int = 8,
+) -> Path:
     """Write an evaluation report (Markdown or HTML) with its images.
 
     Parameters
@@ -296,8 +321,10 @@ def write_report(evaluation, out_path, *, fmt: str = "md", level: str | None = N
     h(1, title)
     works = sorted(set(df["work"].astype(str)))
     npairs = len(df[["work", "version_a", "version_b"]].astype(str).drop_duplicates())
-    p(f"{len(works)} works, {npairs} pairs; errors at {level or 'annotated'} events transferred from A to B "
-      "through each path (absolute error; shares pooled over all events of all pairs).")
+    p(
+        f"{len(works)} works, {npairs} pairs; errors at {level or 'annotated'} events transferred "
+        "from A to B through each path (absolute error; shares pooled over all events of all pairs)."
+    )
     h(2, "Methods x metrics")
     parts.append(_table(tab, fmt))
     if fmt == "md":
@@ -309,8 +336,9 @@ def write_report(evaluation, out_path, *, fmt: str = "md", level: str | None = N
 
     pe = _pair_errors(df, level)
     per_work = pe.groupby(["method", "feature", "work"], sort=True)["value"].mean().unstack("work")
-    per_work = per_work.loc[[(m, f) for m, f in zip(tab["method"], tab["feature"], strict=True)
-                             if (m, f) in per_work.index]]
+    per_work = per_work.loc[
+        [(m, f) for m, f in zip(tab["method"], tab["feature"], strict=True) if (m, f) in per_work.index]
+    ]
     h(2, "Mean error per work (ms, mean over pairs)")
     pw = per_work.reset_index()
     pw.columns = [str(c) if c in ("method", "feature") else f"{c}_ms" for c in pw.columns]
@@ -328,8 +356,9 @@ def write_report(evaluation, out_path, *, fmt: str = "md", level: str | None = N
         if fmt == "md":
             parts.append("\n")
         for i, (_, r) in enumerate(sel.iterrows()):
-            img = _path_plot(r, results=results, corpus=corpus, level_role=role,
-                             path=files / f"worst_{i + 1}.png")
+            img = _path_plot(
+                r, results=results, corpus=corpus, level_role=role, path=files / f"worst_{i + 1}.png"
+            )
             if img is not None:
                 parts.append(_img(img, out.parent, fmt, f"{r['work']}: {r['version_a']} ~ {r['version_b']}"))
         h(2, "Worst pair of each combination")
@@ -343,9 +372,13 @@ def write_report(evaluation, out_path, *, fmt: str = "md", level: str | None = N
     if fmt == "md":
         text = "".join(parts)
     else:
-        style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
-                 "table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #ccc;padding:2px 6px}")
-        text = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-                f"<style>{style}</style></head><body>\n" + "".join(parts) + "</body></html>\n")
+        style = (
+            "body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
+            "table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #ccc;padding:2px 6px}"
+        )
+        text = (
+            f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body>\n" + "".join(parts) + "</body></html>\n"
+        )
     out.write_text(text, encoding="utf-8")
     return out
