@@ -196,6 +196,9 @@ def run(corpus: Annotated[str, typer.Argument(help="Corpus folder or manifest.")
     from flows.corpus_flow import run_corpus
 
     pipeline.check_method(method, pairs)
+    from flows.corpus_flow import _feature_specs
+
+    _feature_specs(features, None)  # unknown extractors fail here too
     pipeline.load_corpus(corpus)  # a bad corpus fails here, before any server or cluster starts
     result = _progress_run(run_corpus, runner, address, workers, prefect_home, corpus=corpus, store=store,
                            features=features.split(","), method=method, pairs=pairs, reference=reference,

@@ -322,7 +322,7 @@ def extract_item(store: str, item: dict, *, features: Sequence[dict], run_id: st
         ``status`` (``done`` when anything was computed, ``skipped`` when everything was
         complete already, ``failed``), ``item``, ``seconds``, and ``error`` when failed.
     """
-    from alignkit.features.base import params_hash
+    from alignkit.features.base import params_hash, resolve_params
     from alignkit.io.files import content_hash
 
     t0 = time.perf_counter()
@@ -333,7 +333,8 @@ def extract_item(store: str, item: dict, *, features: Sequence[dict], run_id: st
         computed = 0
         cache: dict = {}
         for spec in features:
-            key = _key(src, params_hash(spec["name"], spec.get("params", {})), sr, code_version())
+            full = resolve_params(spec["name"], dict(spec.get("params", {})))  # defaults filled: stable key
+            key = _key(src, params_hash(spec["name"], full), sr, code_version())
             if s.has_features(item["work"], item["version"], spec["name"], key=key):
                 continue
             f = compute_features(item, spec, sr=sr, cache=cache)
@@ -347,8 +348,6 @@ def extract_item(store: str, item: dict, *, features: Sequence[dict], run_id: st
         return {"status": status, "item": label, "seconds": time.perf_counter() - t0}
     except StoreError:
         raise
-    except FileNotFoundError as exc:
-        r = _failure("extract", label, exc, work=item["work"])
     except Exception as exc:  # noqa: BLE001 - isolate the item, record why
         r = _failure("extract", label, exc, work=item["work"])
     r["seconds"] = time.perf_counter() - t0

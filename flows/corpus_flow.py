@@ -229,7 +229,12 @@ def _feature_specs(features: list[str] | str | None, feature_params: dict | None
     unknown = set(feature_params) - set(features)
     if unknown:
         raise ParameterError(f"feature_params names {sorted(unknown)}, which are not in features={features}")
-    return [{"name": f, "params": dict(feature_params.get(f, {}))} for f in features]
+    from alignkit.features.base import resolve_params
+
+    specs = [{"name": f, "params": dict(feature_params.get(f, {}))} for f in features]
+    for sp in specs:
+        resolve_params(sp["name"], sp["params"])  # unknown extractor or parameter: fail before any task
+    return specs
 
 
 def _summary_markdown(title: str, store: str, stages: dict, seconds: float) -> str:

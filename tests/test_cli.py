@@ -41,6 +41,7 @@ def test_help_everywhere():
     (["run", ".", "--store", "/tmp/x", "--method", "fastdtw"], "fastdtw"),
     (["run", ".", "--store", "/tmp/x", "--pairs", "ring"], "ring"),
     (["serve", ".", "--store", "/tmp/x", "--method", "ctc", "--pairs", "all"], "ctc"),
+    (["run", ".", "--store", "/tmp/x", "--features", "mfcc"], "mfcc"),
 ])
 def test_errors_are_one_clear_line(args, needle):
     r = _invoke(*args)

@@ -110,6 +110,22 @@ def test_auto_group_size_keeps_tasks_few_but_balanced():
     assert auto_group_size(3, 16) == 1
 
 
+def test_feature_specs_are_checked_before_any_task():
+    from alignkit.exceptions import ParameterError
+    from flows.corpus_flow import _feature_specs
+
+    assert _feature_specs("chroma_stft,cens", {"cens": {"smooth_length": 21}}) == [
+        {"name": "chroma_stft", "params": {}}, {"name": "cens", "params": {"smooth_length": 21}}]
+    with pytest.raises(ParameterError, match="mfcc"):
+        _feature_specs(["mfcc"], None)
+    with pytest.raises(ParameterError, match="hop"):
+        _feature_specs(["chroma_stft"], {"chroma_stft": {"hop": 3}})
+    with pytest.raises(ParameterError, match="logfreq"):
+        _feature_specs(["chroma_stft"], {"logfreq": {}})
+    with pytest.raises(ParameterError, match="at least one"):
+        _feature_specs([], None)
+
+
 def test_local_runner_end_to_end_bad_file_and_rerun(api, bad_corpus, tmp_path):
     """The default runner: one server, a local Dask cluster of 2 processes, the whole flow, then a rerun."""
     store = str(tmp_path / "store")
