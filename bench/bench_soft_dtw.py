@@ -93,14 +93,25 @@ def _one(impl: str, n: int, band: int | None, gamma: float, repeat: int, device:
         SoftDTWcpu.apply(c0, torch.tensor([[50, 50]]), gamma, 0.0).sum().backward()
     else:
         raise SystemExit(f"unknown impl {impl}")
+    cuda = device.startswith("cuda")
+    if cuda:
+        import torch
+
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        gbase = torch.cuda.memory_allocated()
     base = _rss_mb()
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
         value, _g = run()
+        if cuda:
+            torch.cuda.synchronize()
         times.append(time.perf_counter() - t)
         del _g
     out.update(value=value, seconds=min(times), peak_extra_mb=_rss_mb() - base)
+    if cuda:  # on a GPU the interesting peak is device memory
+        out["peak_extra_mb"] = (torch.cuda.max_memory_allocated() - gbase) / 2**20
     print(json.dumps(out))
 
 
