@@ -79,30 +79,46 @@ def _forward_one(C, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, need_grad, P, end
                     xv = prev[j - plo] + wv * c
             if use_h and k > 0:
                 xh = cur[k - 1] + wh * c
-            mn = xd
-            if xv < mn:
+            # the smallest candidate contributes exp(0) = 1: only the other two need exp
+            if xd <= xv and xd <= xh:
+                mn = xd
+                oa = xv
+                ob = xh
+                which = 0
+            elif xv <= xh:
                 mn = xv
-            if xh < mn:
+                oa = xd
+                ob = xh
+                which = 1
+            else:
                 mn = xh
+                oa = xd
+                ob = xv
+                which = 2
             if not (mn < _INF) or not (c < _INF):
                 cur[k] = _INF
                 if need_grad:
                     P[i, k, 0] = -2.0
                     P[i, k, 1] = 0.0
                 continue
-            # a term more than 40 gamma above the minimum adds < 5e-18 to s >= 1: skip its exp
+            # a term more than 40 gamma above the minimum adds < 5e-18 to the sum: skip its exp
             # (common with small gamma on structured costs; also skips exp(-inf) at borders)
-            ad = (xd - mn) * inv
-            av = (xv - mn) * inv
-            ah = (xh - mn) * inv
-            ed = math.exp(-ad) if ad < 40.0 else 0.0
-            ev = math.exp(-av) if av < 40.0 else 0.0
-            eh = math.exp(-ah) if ah < 40.0 else 0.0
-            s = ed + ev + eh
-            cur[k] = mn - gamma * math.log(s)
+            da = (oa - mn) * inv
+            db = (ob - mn) * inv
+            ea = math.exp(-da) if da < 40.0 else 0.0
+            eb = math.exp(-db) if db < 40.0 else 0.0
+            cur[k] = mn - gamma * math.log1p(ea + eb)
             if need_grad:
-                P[i, k, 0] = ed / s
-                P[i, k, 1] = ev / s
+                r = 1.0 / (1.0 + ea + eb)
+                if which == 0:
+                    P[i, k, 0] = r
+                    P[i, k, 1] = ea * r
+                elif which == 1:
+                    P[i, k, 0] = ea * r
+                    P[i, k, 1] = r
+                else:
+                    P[i, k, 0] = ea * r
+                    P[i, k, 1] = eb * r
         tmp = prev
         prev = cur
         cur = tmp
