@@ -154,6 +154,34 @@ def _stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
             proc.wait()
 
 
+def _drain_prefect_services(timeout: float = 10.0) -> None:
+    """Flush this process's Prefect log and event queues.
+
+    Otherwise they retry at exit against a server that is gone, which costs a minute of
+    timeouts and prints errors.
+    """
+    import inspect
+
+    try:
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogWorker
+        from prefect.utilities.asyncutils import run_coro_as_sync
+    except ImportError:
+        return
+
+    async def drain():
+        for fn in (lambda: APILogWorker.instance().drain(), lambda: EventsWorker.drain_all(timeout=timeout)):
+            try:
+                res = fn()
+                if inspect.isawaitable(res):
+                    await res
+            except RuntimeError:  # a service that never started
+                pass
+
+    with contextlib.suppress(Exception):
+        run_coro_as_sync(drain())
+
+
 @contextlib.contextmanager
 def prefect_api(*, home: str | os.PathLike | None = None, timeout: float | None = None,
                 while_booting: Callable[[], object] | None = None) -> Iterator[str]:
@@ -196,6 +224,8 @@ def prefect_api(*, home: str | os.PathLike | None = None, timeout: float | None 
         with temporary_settings(updates={PREFECT_API_URL: url}):
             yield url
     finally:
+        if proc is not None:
+            _drain_prefect_services()  # send queued logs/events while the server still listens
         if old is None:
             os.environ.pop("PREFECT_API_URL", None)
         else:
