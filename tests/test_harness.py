@@ -210,3 +210,32 @@ def test_failures_are_skipped_or_raised(corpus):
     )
     assert set(df.method) == {"linear"}
     assert len(df.attrs["failures"]) == 3 and "step_sizes" in df.attrs["failures"][0]["error"]
+
+
+def test_quantize_chroma_by_hand():
+    from alignkit.eval.harness import quantize_chroma
+
+    c = np.zeros((2, 12))
+    c[0, :4] = [4, 2, 1, 1]  # l1-normalised 0.5, 0.25, 0.125, 0.125
+    c[1, 0] = 1e-4  # below the threshold: silence
+    q = quantize_chroma(c)
+    assert q[0, :4].tolist() == [1.0, 0.75, 0.5, 0.5]
+    assert not q[0, 4:].any() and not q[1].any()
+
+
+@pytest.mark.parametrize("params", [{"onset_cost": "l1"}, {"nope": 1}])
+def test_bad_sync_parameters_raise(corpus, params):
+    with pytest.raises(ParameterError):
+        evaluate_corpus(corpus, methods=["dtw"], features={"chroma+dlnco": params})
+
+
+def test_sync_variants_follow_the_warp(corpus):
+    # the stacked squared-euclidean form (no dense matrix) and unquantised chroma also follow the warp
+    df = evaluate_corpus(
+        corpus,
+        methods=["dtw", "mrmsdtw"],
+        features={"chroma+dlnco": {"onset_cost": "sqeuclidean", "quantize": False}},
+        options={"dtw": {"step_sizes": "symmetric2"}},
+    )
+    for m in ("dtw", "mrmsdtw"):
+        assert _value(df, "a", "c", m, "beat_mean_ms") < 25.0
