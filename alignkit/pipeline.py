@@ -44,6 +44,7 @@ __all__ = [
     "corpus_items",
     "plan_pairs",
     "count_pairs",
+    "estimate_pair_seconds",
     "extract_item",
     "align_group",
     "evaluate_group",
@@ -186,6 +187,41 @@ def plan_pairs(c, *, strategy: str = "all", reference: str | None = None,
             pairs = [p for p in pairs if ann[p[0]] and ann[p[1]]]
         if pairs:
             yield work, pairs
+
+
+#: rough throughput of each method on one core (cells of the cost matrix per second), and the
+#: fixed cost of a pair (reading features, writing the alignment), for sizing tasks only
+_CELLS_PER_S = {"dtw": 1e8, "mrmsdtw": 1e9, "softdtw": 2e7, "ctc": 2e7}
+_PAIR_FIXED_S = 0.02
+
+
+def estimate_pair_seconds(store: str, c, *, method: str = "dtw", feature: str = DEFAULT_FEATURE,
+                          strategy: str = "all", reference: str | None = None, sample: int = 2000) -> float:
+    """Estimate the compute seconds of one pair from the stored feature lengths.
+
+    Only for sizing tasks: ``fixed + mean(n_a * n_b) / cells_per_second(method)`` over up to
+    ``sample`` pairs whose features are in the store.
+
+    Raises
+    ------
+    StoreError
+        No pair has both features in the store yet.
+    """
+    df = _store(store).list_features()
+    df = df[df["extractor"] == feature]
+    frames = {(w, v): int(n) for w, v, n in zip(df["work"], df["version"], df["n_frames"], strict=True)}
+    cells = []
+    for work, pairs in plan_pairs(c, strategy=strategy, reference=reference):
+        for a, b in pairs:
+            if (work, a) in frames and (work, b) in frames:
+                cells.append(frames[(work, a)] * frames[(work, b)])
+            if len(cells) >= sample:
+                break
+        if len(cells) >= sample:
+            break
+    if not cells:
+        raise StoreError(f"no pair of {os.fspath(store)!r} has {feature!r} features for both versions")
+    return _PAIR_FIXED_S + float(np.mean(cells)) / _CELLS_PER_S.get(method, 1e8)
 
 
 def count_pairs(c, *, strategy: str = "all", reference: str | None = None) -> int:

@@ -47,8 +47,13 @@ def _plain_align(address: str, store: str, corpus: str, group_size: int) -> floa
     batches = list(_pair_batches(c, "all", None, group_size))
     with Client(address) as client:
         t0 = time.perf_counter()
-        futs = client.map(lambda wb: pipeline.align_group(store, wb[0], wb[1], method="dtw"), batches,
-                          pure=False)
+        def run_batch(chunk):  # what the align task does, without Prefect
+            by_work: dict = {}
+            for w, a, b in chunk:
+                by_work.setdefault(w, []).append((a, b))
+            return [r for w, ps in by_work.items() for r in pipeline.align_group(store, w, ps, method="dtw")]
+
+        futs = client.map(run_batch, batches, pure=False)
         res = client.gather(futs)
         t = time.perf_counter() - t0
     assert all(r["status"] == "done" for rs in res for r in rs), "plain run failed"
@@ -77,7 +82,7 @@ def main(argv=None) -> int:
     quiet_environment()
     from alignkit import pipeline
     from alignkit.synth.demo import build_demo_corpus
-    from flows.corpus_flow import auto_group_size, run_corpus
+    from flows.corpus_flow import run_corpus
     from flows.runners import RunnerInfo, task_runner
 
     tmp = Path(tempfile.mkdtemp(prefix="alignkit-bench-flows-"))
@@ -97,10 +102,10 @@ def main(argv=None) -> int:
         with task_runner("local", n_workers=n, prefect_home=tmp / f"prefect{n}", info=info) as tr:
             t_start = time.perf_counter() - t0
             store = str(tmp / f"store{n}")
-            gs = args.group_size or auto_group_size(n_pairs, n)
             r = run_corpus.with_options(task_runner=tr)(corpus=corpus, store=store, evaluate=False,
-                                                        group_size=gs)
+                                                        group_size=args.group_size)
             ex, al = r["stages"]["extract"], r["stages"]["align"]
+            gs = al["group_size"]  # what the flow chose (automatic unless --group-size)
             # the same align batches again: through Prefect, and with plain client.map
             s_prefect, s_plain = str(tmp / f"store{n}-prefect"), str(tmp / f"store{n}-plain")
             _copy_features(store, s_prefect)

@@ -52,15 +52,23 @@ def set_progress_callback(callback: Callable[[str, int, int], None] | None) -> N
     _PROGRESS = callback
 
 
-def auto_group_size(n_pairs: int, n_workers: int, *, min_size: int = 1, max_size: int = 64) -> int:
-    """Pairs per task: about four tasks per worker, within ``[min_size, max_size]``.
+def auto_group_size(n_pairs: int, n_workers: int, *, pair_seconds: float | None = None, min_size: int = 1,
+                    max_size: int = 512, max_overhead: float = 0.1) -> int:
+    """Pairs per task.
 
-    Enough tasks to balance the load and survive a lost worker, few enough that the
-    ~0.2 s Prefect adds per task stays a small share of the compute.
+    About four tasks per worker (load balance, little lost with a worker), but when the
+    estimated compute per pair is known, at least enough pairs that the ~0.2 s Prefect adds
+    per task stays under ``max_overhead`` of the task's compute, as long as every worker
+    still gets a task. Always within ``[min_size, max_size]``.
     """
     if n_pairs <= 0:
         return min_size
-    return int(min(max_size, max(min_size, math.ceil(n_pairs / (4 * max(1, n_workers))))))
+    w = max(1, n_workers)
+    g = math.ceil(n_pairs / (4 * w))
+    if pair_seconds and pair_seconds > 0:
+        need = math.ceil(TASK_OVERHEAD_S / (max_overhead * pair_seconds))
+        g = max(g, min(need, math.ceil(n_pairs / w)))
+    return int(min(max_size, max(min_size, g)))
 
 
 def _chunks(it: Iterable, size: int) -> Iterator[list]:
@@ -147,10 +155,11 @@ def _extract_stage(c, store: str, features: list[dict], run_id: str, batch_size:
     return _drain("extract", subs, len(batches), max_in_flight or 2 * n_workers + 2, logger)
 
 
-def _pair_batches(c, strategy: str, reference: str | None, group_size: int) -> Iterator[tuple[str, list]]:
-    for work, pairs in pipeline.plan_pairs(c, strategy=strategy, reference=reference):
-        for chunk in _chunks(pairs, group_size):
-            yield work, [list(p) for p in chunk]
+def _pair_batches(c, strategy: str, reference: str | None, group_size: int) -> Iterator[list]:
+    """Chunks of ``group_size`` pairs ``[work, a, b]``; a chunk may span several works."""
+    triples = ([w, a, b] for w, pairs in pipeline.plan_pairs(c, strategy=strategy, reference=reference)
+               for a, b in pairs)
+    yield from _chunks(triples, group_size)
 
 
 def _check_gpus(kind: str, gpus: float) -> None:
@@ -181,20 +190,27 @@ def _align_stage(c, store: str, method: str, feature: str, options: dict, strate
     if gpus:
         _check_gpus(kind, gpus)
     n_pairs = pipeline.count_pairs(c, strategy=strategy, reference=reference)
-    gs = group_size or auto_group_size(n_pairs, n_workers)
-    n_batches = sum(math.ceil(len(p) / gs) for _, p in pipeline.plan_pairs(c, strategy=strategy,
-                                                                           reference=reference))
+    pair_s = None
+    if group_size is None:
+        try:
+            pair_s = pipeline.estimate_pair_seconds(store, c, method=method, feature=feature,
+                                                    strategy=strategy, reference=reference)
+        except Exception as exc:  # noqa: BLE001 - sizing only
+            logger.warning("could not estimate the cost of a pair (%s); sizing tasks by count", exc)
+    gs = group_size or auto_group_size(n_pairs, n_workers, pair_seconds=pair_s)
+    n_batches = math.ceil(n_pairs / gs)
 
     def subs():
-        for work, chunk in _pair_batches(c, strategy, reference, gs):
-            def submit(work=work, chunk=chunk):
+        for chunk in _pair_batches(c, strategy, reference, gs):
+            def submit(chunk=chunk):
                 with gpu_options(kind, gpus):
-                    return align_batch.submit(work, chunk, store, method, feature, options, run_id,
+                    return align_batch.submit(chunk, store, method, feature, options, run_id,
+                                              first=f"{chunk[0][0]}/{chunk[0][1]}~{chunk[0][2]}",
                                               n_pairs=len(chunk))
             yield submit
 
     out = _drain("align", subs(), n_batches, max_in_flight or 2 * n_workers + 2, logger)
-    out.update(n_pairs=n_pairs, group_size=gs)
+    out.update(n_pairs=n_pairs, group_size=gs, est_pair_s=pair_s)
     return out
 
 

@@ -45,12 +45,17 @@ def extract_batch(items: list[dict], store: str, features: list[dict], run_id: s
     return summarise([pipeline.extract_item(store, it, features=features, run_id=run_id) for it in items])
 
 
-@task(name="align-pairs", task_run_name="align {work} ({n_pairs} pairs, {method})", **_TASK_OPTS)
-def align_batch(work: str, pairs: list[list[str]], store: str, method: str, feature: str,
-                options: dict, run_id: str, n_pairs: int = 0) -> dict:
-    """Align every pair ``(a, b)`` of ``work`` in ``pairs`` and write the alignments; return counts."""
-    return summarise(pipeline.align_group(store, work, pairs, method=method, feature=feature,
-                                          options=options, run_id=run_id))
+@task(name="align-pairs", task_run_name="align {first} (+{n_pairs} pairs, {method})", **_TASK_OPTS)
+def align_batch(pairs: list[list[str]], store: str, method: str, feature: str, options: dict, run_id: str,
+                first: str = "", n_pairs: int = 0) -> dict:
+    """Align every pair ``[work, a, b]`` in ``pairs`` (one or more works) and write the alignments."""
+    results, by_work = [], {}
+    for w, a, b in pairs:
+        by_work.setdefault(w, []).append((a, b))
+    for w, ps in by_work.items():
+        results += pipeline.align_group(store, w, ps, method=method, feature=feature, options=options,
+                                        run_id=run_id)
+    return summarise(results)
 
 
 @task(name="evaluate-pairs", task_run_name="evaluate {work} ({n_pairs} pairs)", **_TASK_OPTS)

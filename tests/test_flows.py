@@ -105,9 +105,22 @@ def _summary_artifacts():
 def test_auto_group_size_keeps_tasks_few_but_balanced():
     assert auto_group_size(0, 4) == 1
     assert auto_group_size(10, 2) == 2            # 5 tasks for 2 workers
-    assert auto_group_size(10_000, 8) == 64       # capped: 157 tasks, each ~64 pairs
-    assert auto_group_size(200, 2) == 25          # 8 tasks: overhead 0.2 s per 25 pairs
+    assert auto_group_size(10_000, 8) == 313      # 32 tasks, 4 per worker
+    assert auto_group_size(200, 2) == 25          # 8 tasks
     assert auto_group_size(3, 16) == 1
+    assert auto_group_size(100_000, 8) == 512     # capped
+    # with a cost estimate: enough pairs per task for <= 10 % overhead, while every worker gets work
+    assert auto_group_size(200, 2, pair_seconds=0.02) == 100
+    assert auto_group_size(30, 2, pair_seconds=0.02) == 15
+    assert auto_group_size(200, 2, pair_seconds=5.0) == 25
+    for n in (50, 200, 1000, 10_000):
+        for w in (1, 2, 8):
+            for p in (0.005, 0.02, 0.1, 1.0):
+                g = auto_group_size(n, w, pair_seconds=p)
+                n_tasks = -(-n // g)
+                assert n_tasks >= min(w, n) or g == 512
+                if 0.2 / (0.1 * p) <= n / w and g < 512:
+                    assert 0.2 / (g * p) <= 0.1 + 1e-9  # Prefect's share of a task's time
 
 
 def test_feature_specs_are_checked_before_any_task():
