@@ -129,3 +129,34 @@ def test_bad_arguments(evaluation, tmp_path):
         write_report(evaluation, tmp_path / "a.md", level="note")
     with pytest.raises(ParameterError):
         write_report(evaluation.iloc[0:0], tmp_path / "a.md")
+
+
+def test_make_report_on_pipeline_rows(tmp_path):
+    """Rows as the pipeline's evaluate stage writes them (no level prefix, an ``n`` row)."""
+    from alignkit.eval.metrics import error_summary
+    from alignkit.eval.report import make_report
+    from alignkit.store.results import open_store
+
+    rows = []
+    for (a, b), err in {("a", "b"): [0.01, -0.03], ("a", "c"): [0.2, 0.0]}.items():
+        for k, v in error_summary(err, tolerances=(0.05, 0.1)).items():
+            tol = {"within_50ms": 0.05, "within_100ms": 0.1}.get(k)
+            rows.append(
+                dict(
+                    method="dtw",
+                    work="w",
+                    version_a=a,
+                    version_b=b,
+                    feature="chroma_stft",
+                    metric=k,
+                    value=float(v),
+                    tolerance_s=tol,
+                    n_events=2,
+                )
+            )
+    open_store(tmp_path / "s").write_table("evaluation", rows, task_id="t")
+    text = make_report(str(tmp_path / "s"))
+    assert "| dtw | chroma_stft | 2 | 4 | 60.0 |" in text  # (10 + 30 + 200 + 0) / 4
+    assert "75.0 % | 75.0 %" in text
+    html_text = make_report(str(tmp_path / "s"), out=tmp_path / "r.html")
+    assert html_text.startswith("<!DOCTYPE html>") and (tmp_path / "r_files" / "tolerance.png").exists()

@@ -23,7 +23,7 @@ import numpy as np
 from alignkit.eval.harness import aggregate
 from alignkit.exceptions import ParameterError, StoreError
 
-__all__ = ["write_report", "method_table", "load_evaluation"]
+__all__ = ["write_report", "make_report", "method_table", "load_evaluation"]
 
 _STATS = ("mean_ms", "median_ms", "max_ms")
 
@@ -382,3 +382,31 @@ def write_report(
         )
     out.write_text(text, encoding="utf-8")
     return out
+
+
+def make_report(store, *, out=None, fmt: str | None = None, **kwargs) -> str:
+    """Write the report of a store (or evaluation table) and return its text (``alignkit report``).
+
+    Parameters
+    ----------
+    store : str or os.PathLike or ResultsStore or Results or pandas.DataFrame
+    out : str or os.PathLike, optional
+        Report file; ``fmt`` defaults from its suffix (``.html`` -> HTML, else Markdown).
+        Without it the report and its images go to a new temporary folder (the returned text
+        links the images there).
+    fmt : {"md", "html"}, optional
+    **kwargs
+        Passed to :func:`write_report` (``level``, ``worst``, ``corpus``, ``title``).
+    """
+    if out is None:
+        import tempfile
+
+        out = Path(tempfile.mkdtemp(prefix="alignkit-report-")) / ("report." + (fmt or "md"))
+    out = Path(out)
+    if fmt is None:
+        fmt = "html" if out.suffix.lower() in (".html", ".htm") else "md"
+    path = write_report(store, out, fmt=fmt, **kwargs)
+    text = path.read_text(encoding="utf-8")
+    if fmt == "md" and not out.is_absolute():
+        return text
+    return text.replace(f"]({out.stem}_files/", f"]({out.parent}/{out.stem}_files/") if fmt == "md" else text
