@@ -263,3 +263,19 @@ def test_cuda_without_gpu_is_a_clear_error():
     lp = torch.randn(6, 4).log_softmax(-1)
     with pytest.raises(BackendError):
         ctc_forced_align(lp, [1, 2], backend="cuda")
+
+
+def test_parallel_kernels_equal_serial(monkeypatch):
+    from alignkit.align._kernels import ctc_cpu
+
+    logits, tg, il, tl = _batch(seed=7)
+    lp = logits.log_softmax(-1)
+    a = ctc_loss(lp, tg, il, tl, reduction="none", implementation="alignkit")
+    pa = ctc_posteriors(lp, tg, il, tl).class_posteriors
+    va = ctc_forced_align(lp, tg, il, tl)
+    monkeypatch.setattr(ctc_cpu, "PARALLEL_MIN_CELLS", 0)
+    b = ctc_loss(lp, tg, il, tl, reduction="none", implementation="alignkit")
+    pb = ctc_posteriors(lp, tg, il, tl).class_posteriors
+    vb = ctc_forced_align(lp, tg, il, tl)
+    assert torch.equal(a, b) and torch.equal(pa, pb)
+    assert np.array_equal(va.states, vb.states) and np.array_equal(va.scores, vb.scores)

@@ -350,3 +350,26 @@ def test_unreachable_end_under_a_mask_gives_inf_and_zero_gradient():
     assert v2.item() == math.inf
     v2.backward()
     assert torch.all(C.grad == 0)
+
+
+def test_parallel_kernels_equal_serial(monkeypatch):
+    """Big batches use the prange kernels: same values and gradients as the serial twins."""
+    from alignkit.align._kernels import softdtw_cpu
+
+    rng = np.random.default_rng(16)
+    X = torch.tensor(rng.normal(size=(3, 12, 2)), requires_grad=True)
+    Y = torch.tensor(rng.normal(size=(3, 10, 2)), requires_grad=True)
+    C = torch.tensor(rng.random((3, 12, 10)), requires_grad=True)
+    lens = (np.array([12, 7, 9]), np.array([10, 10, 4]))
+
+    def run():
+        v1 = soft_dtw(X=X, Y=Y, gamma=0.3, lengths=lens)
+        v2 = soft_dtw(C, gamma=0.3, band=3, subsequence=False)
+        g = torch.autograd.grad(v1.sum() + v2.sum(), (X, Y, C))
+        return v1.detach(), v2.detach(), g
+
+    serial = run()
+    monkeypatch.setattr(softdtw_cpu, "PARALLEL_MIN_CELLS", 0)
+    parallel = run()
+    for a, b in zip(serial[:2] + serial[2], parallel[:2] + parallel[2], strict=True):
+        assert torch.equal(a, b)
