@@ -128,7 +128,8 @@ def _single_cost(X, Y, metric: str) -> np.ndarray:
     return sq.astype(np.float32)
 
 
-def cost_matrix(X, Y=None, *, metric: str = "cosine", weights: Sequence[float] | None = None) -> np.ndarray:
+def cost_matrix(X, Y=None, *, metric: str = "cosine", weights: Sequence[float] | None = None,
+                cost_offset: float = 0.0) -> np.ndarray:
     """Local cost matrix between two feature sequences.
 
     Parameters
@@ -145,6 +146,10 @@ def cost_matrix(X, Y=None, *, metric: str = "cosine", weights: Sequence[float] |
         See the module docstring. Cosine handles zero vectors (cost 1).
     weights : sequence of float, optional
         One non-negative weight per pair in the multi-feature form (default all 1).
+    cost_offset : float
+        Constant added to every entry (after weighting), the same rescaling that
+        ``dtw(..., cost_offset=...)`` fuses into its kernels: ``dtw(C=cost_matrix(X, Y,
+        cost_offset=c))`` equals ``dtw(X, Y, cost_offset=c)``.
 
     Returns
     -------
@@ -163,10 +168,15 @@ def cost_matrix(X, Y=None, *, metric: str = "cosine", weights: Sequence[float] |
     ((3, 3), 0.0, 1.0)
     """
     _check_metric(metric)
+    if isinstance(cost_offset, (bool, np.bool_)) or not isinstance(cost_offset, (int, float, np.floating, np.integer)) \
+            or not np.isfinite(cost_offset):
+        raise ParameterError(f"cost_offset={cost_offset!r} must be a finite real number")
+    off = np.float32(cost_offset)
     if Y is not None:
         if weights is not None:
             raise ParameterError("weights apply only to the multi-feature form cost_matrix([(X1, Y1), ...])")
-        return _single_cost(X, Y, metric)
+        c = _single_cost(X, Y, metric)
+        return c + off if off != 0 else c
     if not isinstance(X, (list, tuple)) or len(X) == 0:
         raise ParameterError("cost_matrix needs X and Y, or a non-empty list of (X, Y) pairs")
     pairs = list(X)
@@ -197,4 +207,5 @@ def cost_matrix(X, Y=None, *, metric: str = "cosine", weights: Sequence[float] |
         total = ck if total is None else total + ck
     if rates and not np.allclose(rates, rates[0], rtol=1e-9, atol=0.0):
         raise ParameterError(f"frame rates differ between feature pairs: {sorted(set(rates))}")
-    return total.astype(np.float32, copy=False)
+    total = total.astype(np.float32, copy=False)
+    return total + off if off != 0 else total

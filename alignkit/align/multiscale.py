@@ -17,7 +17,15 @@ import numbers
 import numpy as np
 
 from alignkit.align.cost import METRIC_CODES, _check_metric, as_feature_pair, prepare_features
-from alignkit.align.dtw import DTWResult, _normalized, _Problem, _solve, path_region, resolve_step_sizes
+from alignkit.align.dtw import (
+    DTWResult,
+    _normalized,
+    _Problem,
+    _solve,
+    check_cost_offset,
+    path_region,
+    resolve_step_sizes,
+)
 from alignkit.exceptions import ParameterError
 
 __all__ = ["multiscale_dtw", "pool_features", "DEFAULT_RATIO", "DEFAULT_RADIUS", "DEFAULT_COARSE_CELLS"]
@@ -106,7 +114,7 @@ def _check_factors(factors) -> list[int]:
 
 def multiscale_dtw(X, Y, *, metric: str = "cosine", step_sizes="symmetric2", weights=None, factors=None,
                    radius: int = DEFAULT_RADIUS, memory_limit: int | None = None,
-                   max_refinements: int = 8, verify: bool = True) -> DTWResult:
+                   max_refinements: int = 8, verify: bool = True, cost_offset: float = 0.0) -> DTWResult:
     """Approximate DTW of long sequences by coarse-to-fine refinement.
 
     Parameters
@@ -135,6 +143,9 @@ def multiscale_dtw(X, Y, *, metric: str = "cosine", step_sizes="symmetric2", wei
     verify : bool
         Also re-solve once in a wider region when the path stays clear of the border, and
         keep refining if that changes the path.
+    cost_offset : float
+        Added to every local cost at every level (as in :func:`alignkit.align.dtw.dtw`),
+        fused into the kernels.
 
     Returns
     -------
@@ -148,6 +159,7 @@ def multiscale_dtw(X, Y, *, metric: str = "cosine", step_sizes="symmetric2", wei
         Bad arguments, or ``memory_limit`` too small for any ladder.
     """
     _check_metric(metric)
+    offset = check_cost_offset(cost_offset)
     name, steps, w = resolve_step_sizes(step_sizes, weights)
     x, y = as_feature_pair(X, Y)
     n, m = int(x.shape[0]), int(y.shape[0])
@@ -205,7 +217,7 @@ def multiscale_dtw(X, Y, *, metric: str = "cosine", step_sizes="symmetric2", wei
     res = None
     for f in levels:
         xl, yl = prepare_features(pool_features(x, f), pool_features(y, f), metric)
-        prob = _Problem(xl.shape[0], yl.shape[0], code, x=xl, y=yl)
+        prob = _Problem(xl.shape[0], yl.shape[0], code, x=xl, y=yl, offset=offset)
         shape = (prob.n, prob.m)
         if path is None:
             reg = None

@@ -157,7 +157,7 @@ def _diag_step(pa, ph, pv, pc, pb, lc, c0, cs, wd, wh, wv):
 
 
 @njit(cache=True, fastmath=_FM)
-def full_diag(XT, YrT, metric, wd, wh, wv):
+def full_diag(XT, YrT, metric, wd, wh, wv, offset=0.0):
     """Unconstrained DTW with steps (1,1), (0,1), (1,0) and weights wd, wh, wv.
 
     Parameters
@@ -169,6 +169,8 @@ def full_diag(XT, YrT, metric, wd, wh, wv):
         Y with its frames reversed, transposed (``Y[::-1].T``), padded like ``XT``.
     metric : int
         0 cosine (1 - dot), 1 euclidean, 2 squared euclidean.
+    offset : float
+        Added to every local cost (fused into the constant term ``c0``: no extra work).
 
     Returns
     -------
@@ -193,7 +195,7 @@ def full_diag(XT, YrT, metric, wd, wh, wv):
     c = np.full(N + 2, inf)
     lc = np.empty(_BLOCK, np.float32)
     # cosine: the kernels produce the dot product, the cost is 1 - dot
-    c0 = 1.0 if metric == 0 else 0.0
+    c0 = (1.0 if metric == 0 else 0.0) + offset
     cs = -1.0 if metric == 0 else 1.0
     _diag_local_cost(XT, YrT, metric, 0, M - 1, 1, lc)
     b[1] = c0 + cs * np.float64(lc[0])
@@ -248,8 +250,8 @@ def traceback_diag(bp, offs, N, M):
 # --------------------------------------------------------------------------- general row-range kernel
 
 @njit(cache=True, fastmath=_FM)
-def _row_local_cost(X, YT, C, use_c, metric, i, jl, h, out):
-    """Local cost of cells (i, j), j in [jl, h), into ``out[j]`` (float64).
+def _row_local_cost(X, YT, C, use_c, metric, i, jl, h, out, offset):
+    """Local cost (plus ``offset``) of cells (i, j), j in [jl, h), into ``out[j]`` (float64).
 
     Features: ``X`` is (N, D), ``YT`` is Y transposed (D, M), so the zero-based loops over
     the row's cells vectorise.
@@ -259,7 +261,7 @@ def _row_local_cost(X, YT, C, use_c, metric, i, jl, h, out):
     if use_c:
         cr = C[i, jl:h]
         for t in range(n):
-            o[t] = cr[t]
+            o[t] = cr[t] + offset
         return
     D = X.shape[1]
     for t in range(n):
@@ -271,7 +273,7 @@ def _row_local_cost(X, YT, C, use_c, metric, i, jl, h, out):
             for t in range(n):
                 o[t] += xd * yr[t]
         for t in range(n):
-            o[t] = 1.0 - o[t]
+            o[t] = (1.0 + offset) - o[t]
     else:
         for d in range(D):
             xd = X[i, d]
@@ -281,12 +283,15 @@ def _row_local_cost(X, YT, C, use_c, metric, i, jl, h, out):
                 o[t] += u * u
         if metric == 1:
             for t in range(n):
-                o[t] = np.sqrt(o[t])
+                o[t] = np.sqrt(o[t]) + offset
+        elif offset != 0.0:
+            for t in range(n):
+                o[t] += offset
 
 
 @njit(cache=True, fastmath=_FM)
 def region(X, YT, C, use_c, metric, M, lo, hi, offs, allowed, use_allowed, di, dj, w,
-           subseq, acc, want_acc):
+           subseq, acc, want_acc, offset=0.0):
     """DTW over per-row column ranges with any step set.
 
     Parameters
@@ -310,6 +315,8 @@ def region(X, YT, C, use_c, metric, M, lo, hi, offs, allowed, use_allowed, di, d
         Otherwise only (0, 0) is.
     acc : float64 [shape=(N, M)]
         Filled with the accumulated cost when ``want_acc`` (inf outside the region).
+    offset : float
+        Added to every local cost (see :func:`_row_local_cost`).
 
     Returns
     -------
@@ -338,7 +345,7 @@ def region(X, YT, C, use_c, metric, M, lo, hi, offs, allowed, use_allowed, di, d
         h = hi[i]
         if h <= jl:
             continue
-        _row_local_cost(X, YT, C, use_c, metric, i, jl, h, lcost)
+        _row_local_cost(X, YT, C, use_c, metric, i, jl, h, lcost, offset)
         o = offs[i] - jl
         for j in range(jl, h):
             if use_allowed and allowed[o + j] == 0:
@@ -371,7 +378,7 @@ def region(X, YT, C, use_c, metric, M, lo, hi, offs, allowed, use_allowed, di, d
 
 @njit(cache=True, fastmath=_FM)
 def region3(X, YT, C, use_c, metric, M, lo, hi, offs, allowed, use_allowed, wd, wh, wv,
-            subseq, acc, want_acc):
+            subseq, acc, want_acc, offset=0.0):
     """:func:`region` specialised to the steps (1,1), (0,1), (1,0) (same tie order, same outputs)."""
     N = lo.shape[0]
     inf = np.inf
@@ -385,7 +392,7 @@ def region3(X, YT, C, use_c, metric, M, lo, hi, offs, allowed, use_allowed, wd, 
         jl = lo[i]
         h = hi[i]
         if h > jl:
-            _row_local_cost(X, YT, C, use_c, metric, i, jl, h, lcost)
+            _row_local_cost(X, YT, C, use_c, metric, i, jl, h, lcost, offset)
             o = offs[i] - jl
             left = inf  # accumulated cost of (i, j-1); cur is all inf here
             for j in range(jl, h):
@@ -457,8 +464,8 @@ def traceback_region(bp, offs, lo, di, dj, i, j):
 
 
 @njit(cache=True)
-def path_local_cost(X, Y, metric, path):
-    """Local cost (float64) of each cell of ``path`` from prepared features."""
+def path_local_cost(X, Y, metric, path, offset=0.0):
+    """Local cost (float64, plus ``offset``) of each cell of ``path`` from prepared features."""
     L = path.shape[0]
     D = X.shape[1]
     out = np.empty(L, np.float64)
@@ -469,10 +476,10 @@ def path_local_cost(X, Y, metric, path):
         if metric == 0:
             for d in range(D):
                 acc += np.float64(X[i, d]) * np.float64(Y[j, d])
-            out[n] = 1.0 - acc
+            out[n] = 1.0 - acc + offset
         else:
             for d in range(D):
                 t = np.float64(X[i, d]) - np.float64(Y[j, d])
                 acc += t * t
-            out[n] = np.sqrt(acc) if metric == 1 else acc
+            out[n] = (np.sqrt(acc) if metric == 1 else acc) + offset
     return out
