@@ -490,3 +490,72 @@ def test_hypothesis_path_valid_and_cost_is_weighted_sum(C, steps_name, want_acc)
         assert res.accumulated[-1, -1] == pytest.approx(res.cost)
         if steps_name != "custom":  # all weights >= 1: a cell's accumulated cost includes its own cost
             assert np.all(res.accumulated >= C - 1e-12)
+
+
+# --------------------------------------------------------------------------- cost offset
+
+@pytest.mark.parametrize("steps_name", ["symmetric1", "symmetric2", "sigma2", "custom"])
+@pytest.mark.parametrize("offset", [0.25, 1.0])
+def test_cost_offset_equals_brute_force_on_shifted_costs(steps_name, offset):
+    rng = np.random.default_rng(31 + len(steps_name))
+    steps, weights = CUSTOM if steps_name == "custom" else STEPS[steps_name]
+    kw = {"step_sizes": steps, "weights": weights} if steps_name == "custom" else {"step_sizes": steps_name}
+    checked = 0
+    for n, m in itertools.product(range(2, 7), repeat=2):
+        X = rng.random((n, 3))
+        Y = rng.random((m, 3))
+        C = cost_matrix(X, Y, metric="euclidean").astype(np.float64)
+        best, argmins = brute_force(C + offset, steps.tolist(), weights)
+        if not np.isfinite(best):
+            continue
+        # the cost-matrix kernel, the fused feature kernels (full and region), and a precomputed C + offset
+        for res in (dtw(C=C, cost_offset=offset, **kw),
+                    dtw(X, Y, metric="euclidean", cost_offset=offset, **kw),
+                    dtw(X, Y, metric="euclidean", cost_offset=offset, band=max(n, m), **kw),
+                    dtw(C=cost_matrix(X, Y, metric="euclidean", cost_offset=offset), **kw)):
+            assert res.cost == pytest.approx(best, rel=1e-5), (n, m)
+            assert len(argmins) == 1
+            assert res.path.tolist() == [list(p) for p in argmins[0]], (n, m)
+        checked += 1
+    assert checked >= 8
+
+
+def test_cost_offset_prefers_the_diagonal_through_a_flat_region():
+    # a flat stretch: the diagonal costs 0.1 a cell, a detour along row 0 and column 5 costs 0
+    C = np.full((6, 6), 5.0)
+    np.fill_diagonal(C, 0.1)
+    C[0, :] = 0.0
+    C[:, 5] = 0.0
+    plain = dtw(C=C, step_sizes="symmetric1")
+    assert plain.cost == 0.0  # the detour (the cheaper path without offset)
+    assert plain.path[:5].tolist() == [[0, j] for j in range(5)]
+    shifted = dtw(C=C, step_sizes="symmetric1", cost_offset=1.0)
+    assert shifted.path.tolist() == [[i, i] for i in range(6)]
+    assert shifted.cost == pytest.approx(0.0 + 4 * 0.1 + 0.0 + 6 * 1.0)
+
+
+def test_cost_offset_leaves_symmetric2_paths_alone_and_shifts_cost_by_total_weight():
+    rng = np.random.default_rng(8)
+    X, Y = rng.random((30, 12)), rng.random((41, 12))
+    a = dtw(X, Y, step_sizes="symmetric2")
+    b = dtw(X, Y, step_sizes="symmetric2", cost_offset=0.5)
+    np.testing.assert_array_equal(a.path, b.path)
+    assert b.cost == pytest.approx(a.cost + 0.5 * (30 + 41 - 1), rel=1e-6)
+
+
+def test_cost_offset_with_anchors_counts_the_anchor_once():
+    rng = np.random.default_rng(9)
+    C = rng.random((9, 8))
+    res = dtw(C=C, step_sizes="symmetric1", cost_offset=0.3, anchors=[(4, 3)])
+    ref = dtw(C=C + 0.3, step_sizes="symmetric1", anchors=[(4, 3)])
+    np.testing.assert_array_equal(res.path, ref.path)
+    assert res.cost == pytest.approx(ref.cost)
+    assert res.cost == pytest.approx(path_cost(C + 0.3, res.path, STEPS["symmetric1"][0], [1, 1, 1]))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, "1", True, None])
+def test_cost_offset_rejects_bad_values(bad):
+    with pytest.raises(ParameterError, match="cost_offset"):
+        dtw(C=np.ones((3, 3)), cost_offset=bad)
+    with pytest.raises(ParameterError, match="cost_offset"):
+        cost_matrix(np.ones((3, 2)), np.ones((3, 2)), cost_offset=bad)
