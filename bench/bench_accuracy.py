@@ -176,7 +176,7 @@ def run_librosa(corpus, pairs, sr: int = 22050, hop: int = 512):
     return out
 
 
-def run_synctoolbox(corpus, pairs, work_dir: Path, python: Path, timeout: int = 3000):
+def run_synctoolbox(corpus, pairs, work_dir: Path, python: Path, timeout: int = 3000, reuse: bool = False):
     job_dir = work_dir / "sync_out"
     versions = {}
     for w, a, b in pairs:
@@ -189,6 +189,10 @@ def run_synctoolbox(corpus, pairs, work_dir: Path, python: Path, timeout: int = 
         "pairs": [[f"{w}/{a}", f"{w}/{b}"] for w, a, b in pairs],
     }
     jf = work_dir / "sync_job.json"
+    done = job_dir / "timings.json"
+    if reuse and jf.exists() and done.exists() and json.loads(jf.read_text()) == job:
+        print("Sync Toolbox: reusing the previous run's paths and timings (same job)", flush=True)
+        return _read_sync(corpus, pairs, job_dir)
     jf.write_text(json.dumps(job))
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
     r = subprocess.run(
@@ -200,6 +204,10 @@ def run_synctoolbox(corpus, pairs, work_dir: Path, python: Path, timeout: int = 
     )
     if r.returncode != 0:
         raise RuntimeError(f"Sync Toolbox pipeline failed:\n{r.stderr[-3000:]}")
+    return _read_sync(corpus, pairs, job_dir)
+
+
+def _read_sync(corpus, pairs, job_dir: Path):
     tim = json.loads((job_dir / "timings.json").read_text())
     out = []
     for (w, a, b), p in zip(pairs, tim["pairs"], strict=True):
@@ -307,14 +315,16 @@ def fmt_row(name, s, ref=None):
     speed = "" if ref is None else f"{ref['pair_s'] / s['pair_s']:.1f}x"
     med = "" if not np.isfinite(s["median_ms"]) else f"{s['median_ms']:.1f}"
     return (
-        f"| {name} | {s['mean_ms']:.1f} | {med} | {100 * s['within_50']:.1f} % | {100 * s['within_100']:.1f} % "
-        f"| {100 * s['within_250']:.1f} % | {s['pair_s']:.2f} s | {s['features_s']:.2f} s | {s['align_s']:.3f} s "
+        f"| {name} | {s['mean_ms']:.1f} | {med} | {100 * s['within_50']:.1f} % "
+        f"| {100 * s['within_100']:.1f} % | {100 * s['within_250']:.1f} % | {s['pair_s']:.2f} s "
+        f"| {s['features_s']:.2f} s | {s['align_s']:.3f} s "
         f"| {ratio} | {speed} |"
     )
 
 
 HEADER = (
-    "| method | mean beat error (ms) | median (ms) | within 50 ms | within 100 ms | within 250 ms | pair time "
+    "| method | mean beat error (ms) | median (ms) | within 50 ms | within 100 ms | within 250 ms "
+    "| pair time "
     "| features (both) | alignment | error vs Sync Toolbox | speed-up vs Sync Toolbox |\n"
     "|---|---|---|---|---|---|---|---|---|---|---|"
 )
@@ -329,6 +339,9 @@ def main(argv=None):
     ap.add_argument("--max-seconds", type=float, default=90.0)
     ap.add_argument("--peers-python", default=os.fspath(HERE / ".venv-peers" / "bin" / "python"))
     ap.add_argument("--skip-peers", action="store_true")
+    ap.add_argument(
+        "--reuse-peers", action="store_true", help="reuse the Sync Toolbox output of the same job"
+    )
     ap.add_argument("--all", action="store_true", help="also every method x feature of the harness")
     ap.add_argument(
         "--sweep", action="store_true", help="chroma+dlnco parameter sweep (weights, steps, radius)"
@@ -378,7 +391,9 @@ def main(argv=None):
     ref = None
     if not args.skip_peers:
         try:
-            sync, sync_tim = run_synctoolbox(corpus, pairs, work, Path(args.peers_python))
+            sync, sync_tim = run_synctoolbox(
+                corpus, pairs, work, Path(args.peers_python), reuse=args.reuse_peers
+            )
             ref = results["Sync Toolbox chroma+DLNCO MrMsDTW"] = summarize_errors(sync)
         except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
             print(f"Sync Toolbox not measured: {exc}", file=sys.stderr)
@@ -400,7 +415,8 @@ def main(argv=None):
             else "whole performances"
         )
         + "; all pairs within a piece; beats of A "
-        "transferred to B through the path and compared with B's annotated beats (strictly monotone time map)."
+        "transferred to B through the path and compared with B's annotated beats "
+        "(strictly monotone time map)."
     )
     lines.append("")
     lines.append("| piece | performances | beats | duration |")
@@ -436,12 +452,18 @@ def main(argv=None):
             f"- >= 97 % of beats within 100 ms: {100 * best['within_100']:.1f} %: "
             f"{'met' if best['within_100'] >= 0.97 else 'NOT met'}",
             f"- pair >= 4x faster: {ref['pair_s']:.2f} s / {best['pair_s']:.2f} s = "
-            f"{ref['pair_s'] / best['pair_s']:.1f}x: {'met' if ref['pair_s'] >= 4 * best['pair_s'] else 'NOT met'}",
+            f"{ref['pair_s'] / best['pair_s']:.1f}x: "
+            f"{'met' if ref['pair_s'] >= 4 * best['pair_s'] else 'NOT met'}",
         ]
 
+    if args.markdown:  # the main table first, in case a long optional part fails
+        Path(args.markdown).write_text("\n".join(lines) + "\n")
     if args.all:
         t0 = time.perf_counter()
-        full = evaluate_corpus(corpus, levels=("beats",), progress=lambda m: print("  all", m, flush=True))
+        full = evaluate_corpus(
+            corpus, levels=("beats",), on_error="skip", progress=lambda m: print("  all", m, flush=True)
+        )
+        full.to_parquet(work / "evaluation_all.parquet")
         agg = aggregate(full)
         lines += [
             "",

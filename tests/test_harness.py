@@ -239,3 +239,15 @@ def test_sync_variants_follow_the_warp(corpus):
     )
     for m in ("dtw", "mrmsdtw"):
         assert _value(df, "a", "c", m, "beat_mean_ms") < 25.0
+
+
+def test_soft_dtw_follows_the_warp(corpus):
+    pytest.importorskip("torch")
+    df = evaluate_corpus(
+        corpus.subset({"w": ["a", "c"]}),
+        methods=["softdtw", "linear"],
+        features=["chroma_stft", "chroma+dlnco"],
+    )
+    lin = _value(df, "a", "c", "linear", "beat_mean_ms")
+    for f in ("chroma_stft", "chroma+dlnco"):
+        assert _value(df, "a", "c", "softdtw", "beat_mean_ms", f) < min(40.0, 0.25 * lin)

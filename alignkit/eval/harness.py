@@ -339,7 +339,8 @@ def _run_method(
     dense = False
     if feature == SYNC:
         sync = sync or SYNC_DEFAULTS
-        opts.setdefault("step_sizes", "symmetric1")
+        if method != "softdtw":
+            opts.setdefault("step_sizes", "symmetric1")
         dense = sync["onset_cost"] == "euclidean" and len(X) * len(Y) <= sync["dense_cells"]
     if method == "dtw":
         from alignkit.align.dtw import dtw
