@@ -6,6 +6,8 @@ Public API
 - :func:`dtw` / :class:`DTWResult`: DTW with step-size sets, band/mask/path constraints, anchors.
 - :func:`subsequence_dtw`: a query inside a long recording (matching function, top-k matches).
 - :func:`multiscale_dtw`: memory-bounded coarse-to-fine DTW for long recordings.
+- :func:`synchronize` / :class:`SyncResult`: high-resolution music synchronisation (chroma +
+  DLNCO, cost offset, coarse to fine at 50 Hz): the default way to align two versions.
 - :mod:`alignkit.align.paths`: THE warping-path convention.
 
 Soft-DTW and CTC live in their own modules and are loaded lazily on first access.
@@ -20,6 +22,7 @@ from alignkit.align.cost import cost_matrix
 from alignkit.align.dtw import STEP_SETS, DTWResult, dtw
 from alignkit.align.multiscale import multiscale_dtw
 from alignkit.align.subsequence import SubsequenceMatch, SubsequenceResult, subsequence_dtw
+from alignkit.align.sync import SyncResult, synchronize
 
 __all__ = [
     "paths",
@@ -31,6 +34,8 @@ __all__ = [
     "SubsequenceResult",
     "SubsequenceMatch",
     "multiscale_dtw",
+    "synchronize",
+    "SyncResult",
 ]
 
 # name -> module holding it; imported on first attribute access (if the module exists)

@@ -1,0 +1,313 @@
+"""High-resolution music synchronisation: chroma + DLNCO, coarse to fine, at 50 Hz.
+
+:func:`synchronize` is alignkit's default way to align two versions of a piece (audio to
+audio, or a score to audio). It follows the Sync Toolbox's high-resolution pipeline
+(Müller et al.: chroma for the global, harmonic match; decaying locally adaptive
+normalised chroma onsets, DLNCO, for the precise timing of note onsets), on alignkit's
+engine:
+
+1. Features at ``frame_rate`` (default 50 Hz) for both sides: chroma (unit length) and
+   DLNCO (:func:`alignkit.features.sync_features` for audio,
+   :func:`alignkit.features.score.score_features` for a score), unless given.
+2. One combined local cost, evaluated inside the DTW kernels (never an ``N x M`` matrix)::
+
+       C[n, m] = |c_a[n] - c_b[m]|^2 + w |d_a[n] - d_b[m]|^2 + cost_offset
+               = 2 (1 - cos(c_a[n], c_b[m])) + w |d_a[n] - d_b[m]|^2 + cost_offset
+
+   i.e. the squared euclidean distance of the stacked vectors ``[c, sqrt(w) d]`` plus a
+   constant per path cell (``w`` = ``dlnco_weight``).
+3. Memory-bounded coarse-to-fine DTW (:func:`alignkit.align.multiscale.multiscale_dtw`):
+   exact DTW on average-pooled features at a coarse rate, the path projected to finer
+   levels and refined inside a band around it, down to ``frame_rate``. Memory is about one
+   byte per cell of the coarsest grid and of the bands: two 30-minute recordings need well
+   under 100 MB.
+
+Defaults (measured, see ``bench/RESULTS.md``, "High-resolution sync (accuracy)")
+--------------------------------------------------------------------------------
+``step_sizes="symmetric1"`` with ``cost_offset``
+    With steps (1,1), (0,1), (1,0) all weighted 1 and a positive offset, every path cell
+    costs at least the offset, so where the features are flat (held chords, silence,
+    repeated patterns) the shortest, most diagonal path wins instead of one that follows
+    the noise. ``"symmetric2"`` (diagonal weighted 2) gives every admissible path the same
+    total weight, so no offset can help it; on synthetic warps it was ten times less
+    accurate. The Sync Toolbox's rescaling of the cosine cost into [1, 2] corresponds to an
+    offset of 1 on the cosine cost (2 on this cost's scale).
+``dlnco_weight``
+    Weight of the onset term against the chroma term.
+"""
+
+from __future__ import annotations
+
+import numbers
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from alignkit.align.dtw import check_cost_offset, resolve_step_sizes
+from alignkit.align.multiscale import multiscale_dtw
+from alignkit.exceptions import ParameterError
+
+__all__ = [
+    "synchronize",
+    "SyncResult",
+    "sync_inputs",
+    "DEFAULT_FRAME_RATE",
+    "DEFAULT_COST_OFFSET",
+    "DEFAULT_DLNCO_WEIGHT",
+    "DEFAULT_STEP_SIZES",
+]
+
+#: Feature rate of the final path, Hz.
+DEFAULT_FRAME_RATE = 50.0
+#: Constant added to every local cost (scale: the combined cost of the module docstring).
+DEFAULT_COST_OFFSET = 0.5
+#: Weight of the DLNCO term of the combined cost.
+DEFAULT_DLNCO_WEIGHT = 1.0
+#: Step-size set of the DTW at every level.
+DEFAULT_STEP_SIZES = "symmetric1"
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """Result of :func:`synchronize`.
+
+    Attributes
+    ----------
+    path : np.ndarray [shape=(L, 2), dtype=int64]
+        Warping path A -> B in frames at ``frame_rate`` (alignkit convention, continuous,
+        from ``(0, 0)`` to ``(N - 1, M - 1)``).
+    frame_rate : float
+        Frames per second of both sides (frame ``n`` is at ``n / frame_rate`` s).
+    cost : float
+        Total cost of the path (combined cost, offset included).
+    normalized_cost : float
+        ``cost / L``.
+    step_sizes : str
+    n_cells : int
+        DTW cells evaluated over all levels.
+    shape : (int, int)
+        ``(N, M)``: frames of A and B.
+    info : dict
+        ``levels`` (multiscale levels), ``features_s`` / ``align_s`` (seconds spent),
+        and the parameters used.
+    """
+
+    path: np.ndarray
+    frame_rate: float
+    cost: float
+    normalized_cost: float
+    step_sizes: str
+    n_cells: int
+    shape: tuple[int, int]
+    info: dict = field(default_factory=dict)
+
+    def path_seconds(self) -> np.ndarray:
+        """``path / frame_rate``: the path in seconds [shape=(L, 2), dtype=float64]."""
+        return self.path.astype(np.float64) / self.frame_rate
+
+    def transfer(self, times_a) -> np.ndarray:
+        """Map times of A (seconds) to B through the strictly monotone time map of the path."""
+        from alignkit.align.paths import TimeMap
+
+        tm = TimeMap.from_path(self.path, self.frame_rate, self.frame_rate, strict=True)
+        return np.asarray(tm(np.asarray(times_a, dtype=np.float64)), dtype=np.float64)
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def _is_notes(x) -> bool:
+    return all(hasattr(x, k) for k in ("start", "end", "pitch")) and not hasattr(x, "frame_rate")
+
+
+def _is_features(x) -> bool:
+    return hasattr(x, "values") and hasattr(x, "frame_rate")
+
+
+def _check_rate(frame_rate) -> float:
+    if isinstance(frame_rate, bool) or not isinstance(frame_rate, numbers.Real) \
+            or not np.isfinite(frame_rate) or frame_rate <= 0:
+        raise ParameterError(f"frame_rate={frame_rate!r} must be a positive number of frames per second")
+    return float(frame_rate)
+
+
+def _audio_features(y, sr, frame_rate: float, side: str):
+    from alignkit.features import sync_features
+
+    if sr is None:
+        raise ParameterError(f"{side} is an audio array: pass its sample rate (sr=... / sr_b=...)")
+    arr = np.asarray(y)
+    if arr.ndim != 1:
+        raise ParameterError(f"{side}: audio must be a mono 1-D array, got shape {arr.shape}")
+    chroma, onsets = sync_features(arr, sr, frame_rate=frame_rate)
+    return np.asarray(chroma.values), np.asarray(onsets.values), float(chroma.frame_rate)
+
+
+def _given_features(x, side: str):
+    if not (isinstance(x, (tuple, list)) and len(x) == 2):
+        raise ParameterError(
+            f"{side} must be an audio array (with sr), a (chroma, dlnco) pair of Features or arrays, "
+            f"or a score (Notes); got {type(x).__name__}"
+        )
+    c, d = x
+    rate = None
+    for f in (c, d):
+        if _is_features(f):
+            r = float(f.frame_rate)
+            if rate is not None and not np.isclose(r, rate, rtol=1e-9, atol=0.0):
+                raise ParameterError(f"{side}: chroma at {rate} Hz but DLNCO at {r} Hz")
+            rate = r
+    cv = np.asarray(c.values if _is_features(c) else c)
+    dv = np.asarray(d.values if _is_features(d) else d)
+    for name, v in (("chroma", cv), ("dlnco", dv)):
+        if v.ndim != 2 or v.shape[0] < 1 or v.shape[1] < 1 or v.dtype.kind not in "fiu":
+            raise ParameterError(f"{side}: {name} must be a numeric (n_frames, n_dims) array, got {v.shape}")
+        if not np.all(np.isfinite(v)):
+            raise ParameterError(f"{side}: {name} holds NaN or infinite values")
+    if abs(cv.shape[0] - dv.shape[0]) > 2:
+        raise ParameterError(f"{side}: chroma has {cv.shape[0]} frames but DLNCO {dv.shape[0]}")
+    return cv, dv, rate
+
+
+def _score_features(notes, frame_rate: float):
+    from alignkit.features.score import score_features
+
+    c = score_features(notes, "chroma", frame_rate=frame_rate)
+    d = score_features(notes, "dlnco", frame_rate=frame_rate)
+    return np.asarray(c.values), np.asarray(d.values), float(c.frame_rate)
+
+
+def _stack(chroma: np.ndarray, onsets: np.ndarray, weight: float) -> np.ndarray:
+    """``[c / |c|, sqrt(weight) d]`` (float32), cut to the shorter of the two."""
+    n = min(len(chroma), len(onsets))
+    c = np.asarray(chroma[:n], dtype=np.float64)
+    norm = np.linalg.norm(c, axis=1, keepdims=True)
+    c = np.divide(c, norm, out=np.zeros_like(c), where=norm > 0)
+    d = np.sqrt(weight) * np.asarray(onsets[:n], dtype=np.float64)
+    return np.ascontiguousarray(np.hstack([c, d]), dtype=np.float32)
+
+
+def sync_inputs(a, b, *, sr=None, sr_b=None, frame_rate: float = DEFAULT_FRAME_RATE,
+                dlnco_weight: float = DEFAULT_DLNCO_WEIGHT) -> tuple[np.ndarray, np.ndarray, float]:
+    """The stacked feature sequences :func:`synchronize` aligns.
+
+    Parameters
+    ----------
+    a, b, sr, sr_b, frame_rate, dlnco_weight
+        See :func:`synchronize`.
+
+    Returns
+    -------
+    X : np.ndarray [shape=(N, 24), dtype=float32]
+    Y : np.ndarray [shape=(M, 24), dtype=float32]
+        ``[unit chroma, sqrt(dlnco_weight) * DLNCO]`` per frame.
+    frame_rate : float
+        The frame rate of both (the audio side's exact rate when a score is involved).
+    """
+    fr = _check_rate(frame_rate)
+    w = _check_weight(dlnco_weight)
+    if sr_b is None:
+        sr_b = sr
+    if _is_notes(a) and _is_notes(b):
+        raise ParameterError("both a and b are scores; synchronize aligns a score to audio or two versions")
+    sides = []
+    for x, s, side in ((a, sr, "a"), (b, sr_b, "b")):
+        if _is_notes(x):
+            sides.append(None)
+        elif isinstance(x, np.ndarray) and x.ndim == 1:
+            sides.append(_audio_features(x, s, fr, side))
+        else:
+            sides.append(_given_features(x, side))
+    rates = [r for s in sides if s is not None and (r := s[2]) is not None]
+    rate = rates[0] if rates else fr
+    if rates and not np.allclose(rates, rate, rtol=1e-9, atol=0.0):
+        raise ParameterError(f"the two sides have different frame rates: {rates}; resample one first")
+    for k, x in enumerate((a, b)):
+        if sides[k] is None:
+            sides[k] = _score_features(x, rate)
+    X = _stack(sides[0][0], sides[0][1], w)
+    Y = _stack(sides[1][0], sides[1][1], w)
+    if X.shape[1] != Y.shape[1]:
+        raise ParameterError(f"feature dimensions differ: a has {X.shape[1]}, b has {Y.shape[1]}")
+    return X, Y, float(rate)
+
+
+def _check_weight(w) -> float:
+    if isinstance(w, bool) or not isinstance(w, numbers.Real) or not np.isfinite(w) or w < 0:
+        raise ParameterError(f"dlnco_weight={w!r} must be a finite number >= 0")
+    return float(w)
+
+
+# ----------------------------------------------------------------------------- synchronize
+
+
+def synchronize(a, b, *, sr=None, sr_b=None, frame_rate: float = DEFAULT_FRAME_RATE,
+                dlnco_weight: float = DEFAULT_DLNCO_WEIGHT, cost_offset: float = DEFAULT_COST_OFFSET,
+                step_sizes=DEFAULT_STEP_SIZES, weights=None, factors=None, radius: int | None = None,
+                memory_limit: int | None = None) -> SyncResult:
+    """Align two versions of a piece at high resolution (chroma + DLNCO, coarse to fine).
+
+    Parameters
+    ----------
+    a, b : np.ndarray [shape=(n_samples,)] or (chroma, dlnco) or Notes
+        Each side is one of: mono audio samples (give ``sr``; ``sr_b`` for ``b`` if it
+        differs), a pair ``(chroma, dlnco)`` of ``Features`` or arrays
+        [shape=(n_frames, 12)] on the same frames (e.g. from
+        :func:`alignkit.features.sync_features`), or a score as
+        :class:`alignkit.io.notes.Notes` (at most one side).
+    sr, sr_b : float, optional
+        Sample rates of audio inputs.
+    frame_rate : float
+        Feature rate for audio and score inputs, Hz (given features keep their own rate,
+        which both sides must share).
+    dlnco_weight : float >= 0
+        Weight ``w`` of the onset term (0: chroma only).
+    cost_offset : float
+        Constant added to every local cost (see the module docstring); fused into the kernels.
+    step_sizes : str or np.ndarray [shape=(S, 2)]
+        Step-size set, as in :func:`alignkit.align.dtw.dtw` (default ``"symmetric1"``).
+    weights : np.ndarray [shape=(S,)], optional
+        Step weights overriding the set's.
+    factors, radius, memory_limit
+        Coarse-to-fine ladder, band radius and memory bound of
+        :func:`alignkit.align.multiscale.multiscale_dtw` (``None``: its defaults; a
+        ``memory_limit`` in bytes bounds every level).
+
+    Returns
+    -------
+    SyncResult
+        ``path`` at ``frame_rate`` (A rows, B columns).
+
+    Raises
+    ------
+    ParameterError
+        Bad inputs or options (the message names the bad value).
+    alignkit.exceptions.AudioError
+        Raised by the feature extractors for unusable audio.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> c = rng.random((100, 12)); d = np.zeros((100, 12))
+    >>> res = synchronize((c, d), (c, d), frame_rate=50)
+    >>> bool(np.all(res.path[:, 0] == res.path[:, 1]))
+    True
+    """
+    off = check_cost_offset(cost_offset)
+    resolve_step_sizes(step_sizes, weights)  # validate before the (slow) features
+    t0 = time.perf_counter()
+    X, Y, rate = sync_inputs(a, b, sr=sr, sr_b=sr_b, frame_rate=frame_rate, dlnco_weight=dlnco_weight)
+    t1 = time.perf_counter()
+    kw = {}
+    if radius is not None:
+        kw["radius"] = radius
+    res = multiscale_dtw(X, Y, metric="sqeuclidean", step_sizes=step_sizes, weights=weights,
+                         factors=factors, memory_limit=memory_limit, cost_offset=off, **kw)
+    t2 = time.perf_counter()
+    info = dict(res.info)
+    info.update(features_s=t1 - t0, align_s=t2 - t1, dlnco_weight=float(dlnco_weight), cost_offset=off)
+    return SyncResult(path=res.path, frame_rate=rate, cost=float(res.cost),
+                      normalized_cost=float(res.cost) / len(res.path), step_sizes=res.step_sizes,
+                      n_cells=int(res.n_cells), shape=(int(X.shape[0]), int(Y.shape[0])), info=info)

@@ -1,0 +1,150 @@
+"""High-resolution synchronisation (alignkit.align.sync): synthetic ground truth from a rendered
+demo corpus (audio-audio and score-audio), equivalence with exact DTW on the documented combined
+cost, the memory bound on long inputs, input handling and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from alignkit.align.dtw import dtw
+from alignkit.align.sync import (
+    DEFAULT_COST_OFFSET,
+    DEFAULT_DLNCO_WEIGHT,
+    SyncResult,
+    sync_inputs,
+    synchronize,
+)
+from alignkit.exceptions import ParameterError
+
+
+@pytest.fixture(scope="module")
+def tiny_corpus(tmp_path_factory):
+    """One work, a score and two rendered audio versions (~10 s each), with exact beat times."""
+    from alignkit.corpus import load_corpus
+    from alignkit.io.audio import load_audio
+    from alignkit.io.scores import load_score
+    from alignkit.synth import build_demo_corpus
+
+    root = build_demo_corpus(tmp_path_factory.mktemp("demo"), size="tiny", seed=0)
+    c = load_corpus(root)
+    out = {}
+    for v in c.versions_of(c.works()[0]):
+        src = load_score(v.path) if v.kind == "score" else load_audio(v.path, sr=22050)[0]
+        out[v.version] = (v, src)
+    return out
+
+
+def _beats(va, vb):
+    from alignkit.eval.harness import _matched
+
+    ta, tb = _matched(va.read_annotations("beats"), vb.read_annotations("beats"))
+    assert len(ta) >= 10
+    return ta, tb
+
+
+def _duration(v, src):
+    return float(np.max(src.end)) if v.kind == "score" else len(src) / 22050.0
+
+
+def test_audio_to_audio_beats_within_tight_bounds(tiny_corpus):
+    audio = sorted(k for k, (v, _) in tiny_corpus.items() if v.kind == "audio")
+    (va, a), (vb, b) = tiny_corpus[audio[0]], tiny_corpus[audio[1]]
+    res = synchronize(a, b, sr=22050)
+    assert isinstance(res, SyncResult) and res.frame_rate == pytest.approx(50.0)
+    ta, tb = _beats(va, vb)
+    err = np.abs(res.transfer(ta) - tb)
+    lin = np.abs(ta * _duration(vb, b) / _duration(va, a) - tb)
+    # measured: 15 ms mean, 32 ms max; linear scaling: 650 ms mean
+    assert err.mean() < 0.04 and err.max() < 0.1
+    assert lin.mean() > 10 * 0.04  # the bound is one a linear (or broken) alignment cannot meet
+    # the path is at the feature rate and spans both recordings
+    assert res.path[0].tolist() == [0, 0]
+    assert res.path[-1].tolist() == [res.shape[0] - 1, res.shape[1] - 1]
+    assert abs(res.shape[0] - _duration(va, a) * 50) <= 2
+
+
+def test_score_to_audio_beats(tiny_corpus):
+    (vs, score) = next(x for x in tiny_corpus.values() if x[0].kind == "score")
+    (va, a) = next(x for x in tiny_corpus.values() if x[0].kind == "audio")
+    res = synchronize(score, a, sr_b=22050)
+    ta, tb = _beats(vs, va)
+    err = np.abs(res.transfer(ta) - tb)
+    lin = np.abs(ta * _duration(va, a) / _duration(vs, score) - tb)
+    # measured: median 7-18 ms, 94 % within 100 ms (the first beat sits at the lead-in silence)
+    assert np.median(err) < 0.03
+    assert np.mean(err <= 0.1) >= 0.9
+    assert np.median(lin) > 10 * 0.03
+
+
+def test_features_input_equals_exact_dtw_on_the_combined_cost():
+    rng = np.random.default_rng(3)
+    ca, cb = rng.random((300, 12)), rng.random((340, 12))
+    da, db = rng.random((300, 12)), rng.random((340, 12))
+    res = synchronize((ca, da), (cb, db), frame_rate=50)
+    # documented cost: 2 (1 - cos(c_a, c_b)) + w |d_a - d_b|^2 + offset, symmetric1 steps
+    cu = ca / np.linalg.norm(ca, axis=1, keepdims=True)
+    cv = cb / np.linalg.norm(cb, axis=1, keepdims=True)
+    C = (2 * (1 - cu @ cv.T) + DEFAULT_DLNCO_WEIGHT * ((da[:, None, :] - db[None, :, :]) ** 2).sum(-1)
+         + DEFAULT_COST_OFFSET)
+    ref = dtw(C=C, step_sizes="symmetric1")
+    np.testing.assert_array_equal(res.path, ref.path)
+    assert res.cost == pytest.approx(ref.cost, rel=1e-4)
+    assert res.normalized_cost == pytest.approx(ref.cost / len(ref.path), rel=1e-4)
+
+
+def test_dlnco_weight_zero_is_chroma_only_and_offset_changes_the_result():
+    rng = np.random.default_rng(4)
+    ca, cb = rng.random((200, 12)), rng.random((230, 12))
+    da, db = rng.random((200, 12)), rng.random((230, 12))
+    r0 = synchronize((ca, da), (cb, db), dlnco_weight=0.0, cost_offset=0.0)
+    ref = dtw(ca, cb, metric="cosine", step_sizes="symmetric1")
+    np.testing.assert_array_equal(r0.path, ref.path)
+    r1 = synchronize((ca, da), (cb, db), dlnco_weight=0.0, cost_offset=1.0)
+    assert len(r1.path) < len(r0.path)  # the offset favours shorter (more diagonal) paths
+
+
+def test_long_inputs_respect_the_memory_bound_and_stay_near_exact():
+    from alignkit.testing import random_chroma_sequence
+
+    rng = np.random.default_rng(5)
+    n = 6000
+    c = np.asarray(random_chroma_sequence(n, rng=rng), dtype=np.float64)
+    # B: A slowed down by 10 % (every 10th frame doubled) plus noise; truth: frame i -> i * 1.1
+    idx = np.repeat(np.arange(n), np.where(np.arange(n) % 10 == 0, 2, 1))
+    cb = c[idx] + 0.05 * rng.random((len(idx), 12))
+    d = np.zeros((n, 12))
+    limit = 8_000_000  # bytes; the exact grid would need 6000 x 6600 = 40 MB of back-pointers
+    res = synchronize((c, d), (cb, np.zeros((len(idx), 12))), memory_limit=limit)
+    assert len(res.info["levels"]) >= 2
+    assert all(lv["region_cells"] <= limit for lv in res.info["levels"])
+    # B frame j shows A frame idx[j]: within 2 frames (40 ms) of the truth almost everywhere
+    assert np.mean(np.abs(idx[res.path[:, 1]] - res.path[:, 0]) <= 2) > 0.98
+
+
+def test_sync_inputs_shapes_and_scores(tiny_corpus):
+    (vs, score) = next(x for x in tiny_corpus.values() if x[0].kind == "score")
+    (va, a) = next(x for x in tiny_corpus.values() if x[0].kind == "audio")
+    X, Y, rate = sync_inputs(a, score, sr=22050, dlnco_weight=4.0)
+    assert X.shape[1] == Y.shape[1] == 24 and X.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(X[:, :12], axis=1)[np.abs(X[:, :12]).sum(1) > 0], 1.0, rtol=1e-5)
+    assert X[:, 12:].max() <= 2.0 + 1e-6  # DLNCO in [0, 1] scaled by sqrt(4)
+    assert abs(Y.shape[0] - _duration(vs, score) * rate) <= 2
+
+
+def test_bad_inputs():
+    c = np.random.default_rng(0).random((20, 12))
+    with pytest.raises(ParameterError, match="sample rate"):
+        synchronize(np.zeros(22050), (c, c))
+    with pytest.raises(ParameterError, match="dlnco_weight"):
+        synchronize((c, c), (c, c), dlnco_weight=-1)
+    with pytest.raises(ParameterError, match="cost_offset"):
+        synchronize((c, c), (c, c), cost_offset=np.nan)
+    with pytest.raises(ParameterError, match="step_sizes"):
+        synchronize((c, c), (c, c), step_sizes="nope")
+    with pytest.raises(ParameterError, match="chroma, dlnco"):
+        synchronize(c, (c, c))
+    with pytest.raises(ParameterError, match="NaN"):
+        synchronize((c, np.full_like(c, np.nan)), (c, c))
+    with pytest.raises(ParameterError, match="frame_rate"):
+        synchronize((c, c), (c, c), frame_rate=0)
