@@ -38,6 +38,8 @@ QUIET_ENV = {
     "DASK_LOGGING__DISTRIBUTED": "critical",
     "DASK_DISTRIBUTED__WORKER__DAEMON": "false",
     "RAY_AUTH_MODE": "disabled",
+    # never let a stray client call start a private temporary server (the slow path measured here)
+    "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE": "false",
     "RAY_DEDUP_LOGS": "1",
     "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0",
 }
@@ -222,10 +224,14 @@ def prefect_api(*, home: str | os.PathLike | None = None, timeout: float | None 
             wait_healthy(url, timeout=timeout or _startup_timeout(), proc=proc)
         os.environ["PREFECT_API_URL"] = url
         with temporary_settings(updates={PREFECT_API_URL: url}):
-            yield url
+            try:
+                yield url
+            finally:
+                if proc is not None:
+                    # send queued logs/events while the server still listens and the settings
+                    # still point at it (drained later, they would start a server of their own)
+                    _drain_prefect_services()
     finally:
-        if proc is not None:
-            _drain_prefect_services()  # send queued logs/events while the server still listens
         if old is None:
             os.environ.pop("PREFECT_API_URL", None)
         else:
