@@ -33,6 +33,7 @@ def main(argv=None) -> int:
     p.add_argument("--gpus", type=int, default=0, help="GPUs per job; alignment tasks then request one each")
     p.add_argument("--method", default="dtw")
     p.add_argument("--pairs", default="all")
+    p.add_argument("--queue-wait", type=float, default=3600, help="seconds to wait for the first job")
     args = p.parse_args(argv)
 
     api = os.environ.get("PREFECT_API_URL")
@@ -58,6 +59,11 @@ def main(argv=None) -> int:
     try:
         cluster.scale(jobs=args.jobs)
         print(cluster.job_script())
+        from distributed import Client
+
+        with Client(cluster) as client:  # jobs may wait in the queue: wait for the first worker
+            print("waiting for the first SLURM job to start ...", flush=True)
+            client.wait_for_workers(1, timeout=args.queue_wait)
         with task_runner("dask", address=cluster.scheduler_address) as runner:
             result = run_corpus.with_options(task_runner=runner)(
                 corpus=args.corpus, store=args.store, method=args.method, pairs=args.pairs,
