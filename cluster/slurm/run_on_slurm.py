@@ -21,6 +21,7 @@ import sys
 
 
 def main(argv=None) -> int:
+    """Parse the arguments, start the SLURM cluster, run the flow, release the jobs."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("corpus")
     p.add_argument("store")
