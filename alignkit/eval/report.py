@@ -135,7 +135,7 @@ def _kind(col: str) -> str:
 def _header(col: str) -> str:
     names = {
         "mean_ms": "mean (ms)",
-        "median_ms": "median (ms)",
+        "median_ms": "median of pairs (ms)",
         "max_ms": "max (ms)",
         "pair_s": "pair (s)",
         "features_s": "features (s)",
@@ -192,13 +192,8 @@ def _path_plot(row, *, results, corpus, level_role: str, path: Path) -> Path | N
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    method, feature, work, a, b = (
-        row["method"],
-        row["feature"],
-        row["work"],
-        row["version_a"],
-        row["version_b"],
-    )
+    method, feature, work = row["method"], row["feature"], row["work"]
+    a, b = row["version_a"], row["version_b"]
     fig, ax = plt.subplots(figsize=(5.5, 5))
     done = False
     if results is not None:
@@ -210,8 +205,11 @@ def _path_plot(row, *, results, corpus, level_role: str, path: Path) -> Path | N
         except (StoreError, ParameterError, KeyError, ValueError):
             done = False
     if not done and corpus is not None:
-        from alignkit.eval.harness import pair_alignment
+        from alignkit.eval.harness import linear_transfer, pair_alignment
+        from alignkit.eval.metrics import transfer_times
 
+        plt.close(fig)
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.8))
         al = pair_alignment(corpus, work, a, b, method=method, feature=feature, level=level_role)
         if al["path"] is not None:
             p, r = al["path"], al["frame_rate"]
@@ -220,6 +218,15 @@ def _path_plot(row, *, results, corpus, level_role: str, path: Path) -> Path | N
             ax.plot([0, al["duration_b"]], [0, al["duration_a"]], color="tab:blue", lw=1.2, label="linear")
         if al["ref_a"] is not None:
             ax.plot(al["ref_b"], al["ref_a"], ".", color="tab:red", ms=3, label="annotations (truth)")
+            if al["path"] is not None:
+                got = transfer_times(al["path"], al["ref_a"], frame_rate_a=r, frame_rate_b=r)
+            else:
+                got = linear_transfer(al["ref_a"], duration_a=al["duration_a"], duration_b=al["duration_b"])
+            ax2.axhline(0, color="0.6", lw=0.8)
+            ax2.plot(al["ref_b"], 1000 * (got - al["ref_b"]), ".-", color="tab:red", ms=3, lw=0.6)
+            ax2.set_xlabel(f"{b} (s)")
+            ax2.set_ylabel("transfer error (ms)")
+            ax2.set_title("error at each annotation (A -> B)", fontsize=9)
         ax.set_xlabel(f"{b} (s)")
         ax.set_ylabel(f"{a} (s)")
         ax.set_title(f"{work}: {method} / {feature}", fontsize=9)
