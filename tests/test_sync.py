@@ -148,3 +148,17 @@ def test_bad_inputs():
         synchronize((c, np.full_like(c, np.nan)), (c, c))
     with pytest.raises(ParameterError, match="frame_rate"):
         synchronize((c, c), (c, c), frame_rate=0)
+
+
+def test_feature_parameters_reach_the_extractors(tiny_corpus):
+    from alignkit.features import sync_features
+
+    (va, a) = next(x for x in tiny_corpus.values() if x[0].kind == "audio")
+    X, _, _ = sync_inputs(a, a, sr=22050, chroma_params={"gamma": 1e6}, dlnco_weight=1.0)
+    c, d = sync_features(a, 22050, chroma={"gamma": 1e6})
+    n = min(len(c.values), len(d.values))
+    cu = c.values[:n] / np.maximum(np.linalg.norm(c.values[:n], axis=1, keepdims=True), 1e-30)
+    np.testing.assert_allclose(X[:, :12], cu, atol=1e-5)
+    np.testing.assert_allclose(X[:, 12:], d.values[:n], atol=1e-6)
+    X0, _, _ = sync_inputs(a, a, sr=22050)
+    assert not np.allclose(X0[:, :12], X[:, :12], atol=1e-3)  # the compression changed the chroma
