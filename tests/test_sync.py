@@ -127,7 +127,8 @@ def test_sync_inputs_shapes_and_scores(tiny_corpus):
     (va, a) = next(x for x in tiny_corpus.values() if x[0].kind == "audio")
     X, Y, rate = sync_inputs(a, score, sr=22050, dlnco_weight=4.0)
     assert X.shape[1] == Y.shape[1] == 24 and X.dtype == np.float32
-    np.testing.assert_allclose(np.linalg.norm(X[:, :12], axis=1)[np.abs(X[:, :12]).sum(1) > 0], 1.0, rtol=1e-5)
+    norms = np.linalg.norm(X[:, :12], axis=1)
+    np.testing.assert_allclose(norms[np.abs(X[:, :12]).sum(1) > 0], 1.0, rtol=1e-5)
     assert X[:, 12:].max() <= 2.0 + 1e-6  # DLNCO in [0, 1] scaled by sqrt(4)
     assert abs(Y.shape[0] - _duration(vs, score) * rate) <= 2
 

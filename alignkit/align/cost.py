@@ -168,7 +168,8 @@ def cost_matrix(X, Y=None, *, metric: str = "cosine", weights: Sequence[float] |
     ((3, 3), 0.0, 1.0)
     """
     _check_metric(metric)
-    if isinstance(cost_offset, (bool, np.bool_)) or not isinstance(cost_offset, (int, float, np.floating, np.integer)) \
+    real = (int, float, np.floating, np.integer)
+    if isinstance(cost_offset, (bool, np.bool_)) or not isinstance(cost_offset, real) \
             or not np.isfinite(cost_offset):
         raise ParameterError(f"cost_offset={cost_offset!r} must be a finite real number")
     off = np.float32(cost_offset)
