@@ -12,6 +12,7 @@ from alignkit.align.sync import (
     DEFAULT_COST_OFFSET,
     DEFAULT_DLNCO_WEIGHT,
     SyncResult,
+    quantize_chroma,
     sync_inputs,
     synchronize,
 )
@@ -81,7 +82,7 @@ def test_features_input_equals_exact_dtw_on_the_combined_cost():
     rng = np.random.default_rng(3)
     ca, cb = rng.random((300, 12)), rng.random((340, 12))
     da, db = rng.random((300, 12)), rng.random((340, 12))
-    res = synchronize((ca, da), (cb, db), frame_rate=50)
+    res = synchronize((ca, da), (cb, db), frame_rate=50, quantize=False)
     # documented cost: 2 (1 - cos(c_a, c_b)) + w |d_a - d_b|^2 + offset, symmetric1 steps
     cu = ca / np.linalg.norm(ca, axis=1, keepdims=True)
     cv = cb / np.linalg.norm(cb, axis=1, keepdims=True)
@@ -97,10 +98,10 @@ def test_dlnco_weight_zero_is_chroma_only_and_offset_changes_the_result():
     rng = np.random.default_rng(4)
     ca, cb = rng.random((200, 12)), rng.random((230, 12))
     da, db = rng.random((200, 12)), rng.random((230, 12))
-    r0 = synchronize((ca, da), (cb, db), dlnco_weight=0.0, cost_offset=0.0)
+    r0 = synchronize((ca, da), (cb, db), dlnco_weight=0.0, cost_offset=0.0, quantize=False)
     ref = dtw(ca, cb, metric="cosine", step_sizes="symmetric1")
     np.testing.assert_array_equal(r0.path, ref.path)
-    r1 = synchronize((ca, da), (cb, db), dlnco_weight=0.0, cost_offset=1.0)
+    r1 = synchronize((ca, da), (cb, db), dlnco_weight=0.0, cost_offset=1.0, quantize=False)
     assert len(r1.path) < len(r0.path)  # the offset favours shorter (more diagonal) paths
 
 
@@ -110,16 +111,19 @@ def test_long_inputs_respect_the_memory_bound_and_stay_near_exact():
     rng = np.random.default_rng(5)
     n = 6000
     c = np.asarray(random_chroma_sequence(n, rng=rng), dtype=np.float64)
-    # B: A slowed down by 10 % (every 10th frame doubled) plus noise; truth: frame i -> i * 1.1
-    idx = np.repeat(np.arange(n), np.where(np.arange(n) % 10 == 0, 2, 1))
+    # B: A with its first half slowed down by 20 % (every 5th frame doubled) plus noise
+    i = np.arange(n)
+    idx = np.repeat(i, np.where((i % 5 == 0) & (i < n // 2), 2, 1))
     cb = c[idx] + 0.05 * rng.random((len(idx), 12))
     d = np.zeros((n, 12))
     limit = 8_000_000  # bytes; the exact grid would need 6000 x 6600 = 40 MB of back-pointers
-    res = synchronize((c, d), (cb, np.zeros((len(idx), 12))), memory_limit=limit)
+    res = synchronize((c, d), (cb, np.zeros((len(idx), 12))), memory_limit=limit, quantize=False)
     assert len(res.info["levels"]) >= 2
     assert all(lv["region_cells"] <= limit for lv in res.info["levels"])
     # B frame j shows A frame idx[j]: within 2 frames (40 ms) of the truth almost everywhere
     assert np.mean(np.abs(idx[res.path[:, 1]] - res.path[:, 0]) <= 2) > 0.98
+    lin = np.round(np.arange(len(idx)) * (n - 1) / (len(idx) - 1)).astype(int)  # linear scaling fails
+    assert np.mean(np.abs(idx - lin) <= 2) < 0.2
 
 
 def test_sync_inputs_shapes_and_scores(tiny_corpus):
@@ -155,11 +159,28 @@ def test_feature_parameters_reach_the_extractors(tiny_corpus):
     from alignkit.features import sync_features
 
     (va, a) = next(x for x in tiny_corpus.values() if x[0].kind == "audio")
-    X, _, _ = sync_inputs(a, a, sr=22050, chroma_params={"gamma": 1e6}, dlnco_weight=1.0)
+    X, _, _ = sync_inputs(a, a, sr=22050, chroma_params={"gamma": 1e6}, dlnco_weight=1.0, quantize=False)
     c, d = sync_features(a, 22050, chroma={"gamma": 1e6})
     n = min(len(c.values), len(d.values))
     cu = c.values[:n] / np.maximum(np.linalg.norm(c.values[:n], axis=1, keepdims=True), 1e-30)
     np.testing.assert_allclose(X[:, :12], cu, atol=1e-5)
     np.testing.assert_allclose(X[:, 12:], d.values[:n], atol=1e-6)
-    X0, _, _ = sync_inputs(a, a, sr=22050)
+    X0, _, _ = sync_inputs(a, a, sr=22050, quantize=False)
     assert not np.allclose(X0[:, :12], X[:, :12], atol=1e-3)  # the compression changed the chroma
+
+
+def test_quantize_chroma_hand_computed_and_used_by_default():
+    c = np.array([[6.0, 3.0, 1.0, 0.0] + [0.0] * 8,  # l1: 0.6, 0.3, 0.1, 0
+                  [0.0] * 12,  # silent frame stays zero
+                  [1.0] * 12])  # flat: 1/12 > 0.05 only
+    q = quantize_chroma(c)
+    np.testing.assert_allclose(q[0, :4], [1.0, 0.75, 0.25, 0.0])  # 0.1 is not > 0.1
+    assert np.all(q[1] == 0)
+    np.testing.assert_allclose(q[2], 0.25)
+    rng = np.random.default_rng(6)
+    ca, cb = rng.random((120, 12)) ** 4, rng.random((140, 12)) ** 4
+    da, db = rng.random((120, 12)), rng.random((140, 12))
+    res = synchronize((ca, da), (cb, db))
+    ref = synchronize((quantize_chroma(ca), da), (quantize_chroma(cb), db), quantize=False)
+    np.testing.assert_array_equal(res.path, ref.path)
+    assert res.info["quantize"] is True
