@@ -144,3 +144,14 @@ def test_demo_end_to_end(tmp_path, monkeypatch):
 
     s = open_store(str(tmp_path / "demo" / "store"))
     assert len(s.list_alignments()) == 3 and len(s.read_table("failures")) == 0
+
+
+def test_report_names_the_method_and_the_pairs(filled_store, tmp_path):
+    store, _, pairs = filled_store
+    out = tmp_path / "report.md"
+    r = _invoke("report", store, "--out", str(out))
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    assert "dtw" in text
+    work, ps = pairs[0]
+    assert work in text
