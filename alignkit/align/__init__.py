@@ -38,20 +38,33 @@ __all__ = [
     "SyncResult",
 ]
 
-# name -> module holding it; imported on first attribute access (if the module exists)
-_LAZY = {
+# Submodules and names that need torch: imported on first attribute access, because torch
+# is slow to import and most of the engine does not need it.
+_LAZY_MODULES = {
     "soft_dtw": "alignkit.align.soft_dtw",
     "ctc": "alignkit.align.ctc",
+    "gpu_dtw": "alignkit.align.gpu_dtw",
+}
+_LAZY_NAMES = {
+    **{n: "alignkit.align.soft_dtw" for n in (
+        "SoftDTW", "expected_alignment", "soft_dtw_divergence", "gamma_schedule", "band_from_path",
+        "sakoe_chiba_window")},
+    **{n: "alignkit.align.ctc" for n in (
+        "ctc_loss", "ctc_posteriors", "ctc_forced_align", "CTCAlignment", "CTCPosteriors",
+        "multilabel_ctc_loss", "multilabel_ctc_posteriors", "multilabel_ctc_forced_align", "ctc_to_chroma")},
+    "dtw_batch": "alignkit.align.gpu_dtw",
 }
 
 
 def __getattr__(name: str):
-    if name in _LAZY:
-        try:
-            return importlib.import_module(_LAZY[name])
-        except ModuleNotFoundError as exc:
-            if exc.name == _LAZY[name]:
-                raise AttributeError(f"module 'alignkit.align' has no attribute {name!r} "
-                                     f"({_LAZY[name]} is not installed)") from None
-            raise
+    if name in _LAZY_MODULES:
+        return importlib.import_module(_LAZY_MODULES[name])
+    if name in _LAZY_NAMES:
+        value = getattr(importlib.import_module(_LAZY_NAMES[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'alignkit.align' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_MODULES) | set(_LAZY_NAMES))
