@@ -60,7 +60,7 @@ def corpus(tmp_path_factory):
 @pytest.fixture(scope="module")
 def evaluation(corpus):
     return evaluate_corpus(
-        corpus, methods=["linear", "dtw", "mrmsdtw"], features=["chroma_stft", "chroma+dlnco"]
+        corpus, methods=["linear", "dtw", "mrmsdtw", "sync"], features=["chroma_stft", "chroma+dlnco"]
     )
 
 
@@ -95,8 +95,11 @@ def test_linear_baseline_matches_hand_computed_errors(evaluation):
     assert linear_transfer([1.8], duration_a=3.6, duration_b=5.0)[0] == pytest.approx(2.5)
 
 
-@pytest.mark.parametrize("method", ["dtw", "mrmsdtw"])
-@pytest.mark.parametrize("feature", ["chroma_stft", "chroma+dlnco"])
+@pytest.mark.parametrize(
+    ("method", "feature"),
+    [(m, f) for m in ("dtw", "mrmsdtw") for f in ("chroma_stft", "chroma+dlnco")]
+    + [("sync", "chroma+dlnco")],
+)
 def test_dtw_far_below_linear_baseline(evaluation, method, feature):
     for a, b in (("a", "b"), ("a", "c"), ("b", "c")):
         lin = _value(evaluation, a, b, "linear", "beat_mean_ms")
@@ -117,6 +120,7 @@ def test_rows_shape_pairs_and_timings(evaluation):
         ("dtw", "chroma+dlnco"),
         ("mrmsdtw", "chroma_stft"),
         ("mrmsdtw", "chroma+dlnco"),
+        ("sync", "chroma+dlnco"),
     }
     assert (evaluation.loc[evaluation.metric == "beat_mean_ms", "n_events"] == 8).all()
     t = evaluation[evaluation.metric.isin(["features_s", "align_s", "pair_s", "load_s"])]

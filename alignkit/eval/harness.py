@@ -21,6 +21,9 @@ that uses them, which is what one pair costs on its own.
 
 Methods
 -------
+``sync`` the engine's high-resolution synchronisation (:func:`alignkit.align.sync.synchronize`:
+chroma + DLNCO, its own cost and coarse-to-fine DTW; feature ``chroma+dlnco`` only, options
+under ``options["sync"]``),
 ``dtw`` exact DTW (:func:`alignkit.align.dtw.dtw`), ``mrmsdtw`` multiscale DTW
 (:func:`alignkit.align.multiscale.multiscale_dtw`), ``softdtw`` soft-DTW on features pooled to
 at most ``soft_max_cells`` cells, hard path = DTW on ``max(E) - E`` of the expected
@@ -73,7 +76,7 @@ __all__ = [
 ]
 
 #: methods of the harness, in report order
-DEFAULT_METHODS = ("dtw", "mrmsdtw", "softdtw", "linear")
+DEFAULT_METHODS = ("sync", "dtw", "mrmsdtw", "softdtw", "linear")
 #: features of the harness and their extraction parameters (``chroma+dlnco``: see the module docstring)
 DEFAULT_FEATURES: dict[str, dict] = {
     "chroma_stft": {},
@@ -177,6 +180,7 @@ class _Version:
         self.feat_s: dict[str, float] = {}
         self._ann: dict[str, object] = {}
         self.sync_cfg = _sync_config(dict(feature_params.get(SYNC, {})))
+        self.raw_sync = None
 
     def source(self):
         if self._src is None:
@@ -204,6 +208,7 @@ class _Version:
             t0 = time.perf_counter()
             if name == SYNC:
                 chroma, onsets = self._sync(src, params)
+                self.raw_sync = (np.asarray(chroma.values), np.asarray(onsets.values))
                 x = _stack_sync(
                     chroma.values, onsets.values, self.dlnco_weight, quantize=self.sync_cfg["quantize"]
                 )
@@ -363,6 +368,15 @@ def _run_method(
     raise ParameterError(f"method {method!r} has no path")  # pragma: no cover - validated earlier
 
 
+def _run_sync(va, vb, rate: float, options: dict):
+    """The engine's high-resolution synchronisation (:func:`alignkit.align.sync.synchronize`)."""
+    from alignkit.align.sync import synchronize
+
+    opts = {"dlnco_weight": va.dlnco_weight, **dict(options.get("sync", {}))}
+    res = synchronize(va.raw_sync, vb.raw_sync, **opts)
+    return res.path, float(res.frame_rate)
+
+
 def _soft_path(X, Y, rate, metric, *, gamma: float = 0.1, max_cells: int = 1_000_000):
     """Soft-DTW on features pooled so the grid has at most ``max_cells`` cells; hard path from E."""
     import torch
@@ -423,7 +437,10 @@ def _pair_errors(
         if not np.isclose(ra, rb):
             raise ParameterError(f"feature {feature!r} has frame rates {ra} and {rb} in the two versions")
         t0 = time.perf_counter()
-        path, rate = _run_method(method, X, Y, ra, feature, options, va.sync_cfg)
+        if method == "sync":
+            path, rate = _run_sync(va, vb, ra, options)
+        else:
+            path, rate = _run_method(method, X, Y, ra, feature, options, va.sync_cfg)
         align_s = time.perf_counter() - t0
 
         def transfer(t):  # noqa: E306
@@ -591,7 +608,13 @@ def evaluate_corpus(
             va, vb = cache[a], cache[b]
             prow: list[dict] = []
             for method in ms:
-                for feature in ["none"] if method == "linear" else list(fs):
+                if method == "linear":
+                    feats = ["none"]
+                elif method == "sync":
+                    feats = [SYNC] if SYNC in fs else []
+                else:
+                    feats = list(fs)
+                for feature in feats:
                     try:
                         errs, align_s = _pair_errors(method, va, vb, feature, options=options, levels=levels)
                     except AlignkitError as exc:
@@ -770,9 +793,11 @@ def pair_alignment(
     if method != "linear":
         X, ra = va.features(feature)
         Y, _ = vb.features(feature)
-        path, rate = _run_method(
-            method, X, Y, ra, feature, {k: dict(v) for k, v in dict(options or {}).items()}, va.sync_cfg
-        )
+        opts = {k: dict(v) for k, v in dict(options or {}).items()}
+        if method == "sync":
+            path, rate = _run_sync(va, vb, ra, opts)
+        else:
+            path, rate = _run_method(method, X, Y, ra, feature, opts, va.sync_cfg)
     ref_a = ref_b = None
     aa, ab = va.annotations(level), vb.annotations(level)
     if aa is not None and ab is not None:
