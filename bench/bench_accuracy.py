@@ -275,7 +275,7 @@ def interleaved_timing(corpus, pairs, work_dir: Path, python: Path, n: int):
         sub = corpus.subset({w: [a, b]})
 
         def ak(sub=sub):
-            d = evaluate_corpus(sub, methods=["mrmsdtw"], features=["chroma+dlnco"], levels=("beats",))
+            d = evaluate_corpus(sub, methods=["sync"], features=["chroma+dlnco"], levels=("beats",))
             return float(d.loc[d.metric == "pair_s", "value"].iloc[0])
 
         t1 = ak()
@@ -395,20 +395,26 @@ def main(argv=None):
     w0 = corpus.works()[0]
     vs0 = [v.version for v in corpus.versions_of(w0)][:2]
     evaluate_corpus(
-        corpus.subset({w0: vs0}), methods=["dtw", "mrmsdtw"], features=["chroma+dlnco"], levels=("beats",)
+        corpus.subset({w0: vs0}),
+        methods=["sync", "dtw", "mrmsdtw"],
+        features=["chroma+dlnco"],
+        levels=("beats",),
     )
 
     results = {}
     t0 = time.perf_counter()
     df = evaluate_corpus(
         corpus,
-        methods=["mrmsdtw", "dtw"],
+        methods=["sync", "mrmsdtw", "dtw"],
         features=["chroma+dlnco"],
         levels=("beats",),
         progress=lambda m: print("  alignkit", m, flush=True),
     )
     print(f"alignkit run {time.perf_counter() - t0:.1f} s", flush=True)
-    results["alignkit chroma+DLNCO, multiscale DTW (default)"] = summarize_harness(
+    results["alignkit synchronize (default)"] = summarize_harness(
+        from_harness(df, pairs, "sync", "chroma+dlnco")
+    )
+    results["alignkit chroma+DLNCO, harness multiscale DTW"] = summarize_harness(
         from_harness(df, pairs, "mrmsdtw", "chroma+dlnco")
     )
     results["alignkit chroma+DLNCO, exact DTW"] = summarize_harness(
@@ -471,7 +477,7 @@ def main(argv=None):
         )
 
     if ref is not None:
-        best = results["alignkit chroma+DLNCO, multiscale DTW (default)"]
+        best = results["alignkit synchronize (default)"]
         lines += [
             "",
             "Targets (issue 6), alignkit default pipeline:",
