@@ -37,6 +37,9 @@ from alignkit.exceptions import AlignkitError, CorpusError, ParameterError, Stor
 
 __all__ = [
     "DEFAULT_FEATURE",
+    "DEFAULT_METHOD",
+    "SYNC_FEATURES",
+    "default_features",
     "METHODS",
     "PAIR_STRATEGIES",
     "check_method",
@@ -56,8 +59,17 @@ __all__ = [
 
 DEFAULT_FEATURE = "chroma_stft"
 DEFAULT_SR = 22050
-#: alignment methods and whether they need a score on side A
-METHODS = ("dtw", "mrmsdtw", "softdtw", "ctc")
+#: alignment methods; ``sync`` (high-resolution chroma + DLNCO synchronisation,
+#: :func:`alignkit.align.sync.synchronize`) is the default
+METHODS = ("sync", "dtw", "mrmsdtw", "softdtw", "ctc")
+DEFAULT_METHOD = "sync"
+#: features method ``sync`` reads from the store for both versions (chroma, then DLNCO)
+SYNC_FEATURES = ("chroma_stft", "dlnco")
+
+
+def default_features(method: str = DEFAULT_METHOD) -> list[str]:
+    """Extractors a run computes by default for ``method`` (``sync``: chroma_stft and dlnco)."""
+    return list(SYNC_FEATURES) if method == "sync" else [DEFAULT_FEATURE]
 PAIR_STRATEGIES = ("all", "star", "score")
 
 
@@ -104,7 +116,7 @@ def check_method(method: str, pairs: str) -> None:
         raise ParameterError(f"pairs={pairs!r} is not one of {list(PAIR_STRATEGIES)}")
     if method == "ctc":
         raise ParameterError("method='ctc' needs a trained score-to-audio model, which the corpus flow "
-                             "does not provide yet; use dtw, mrmsdtw or softdtw")
+                             "does not provide yet; use sync, dtw, mrmsdtw or softdtw")
 
 
 # ----------------------------------------------------------------------------- corpus
@@ -191,11 +203,11 @@ def plan_pairs(c, *, strategy: str = "all", reference: str | None = None,
 
 #: rough throughput of each method on one core (cells of the cost matrix per second), and the
 #: fixed cost of a pair (reading features, writing the alignment), for sizing tasks only
-_CELLS_PER_S = {"dtw": 1e8, "mrmsdtw": 1e9, "softdtw": 2e7, "ctc": 2e7}
+_CELLS_PER_S = {"sync": 5e8, "dtw": 1e8, "mrmsdtw": 1e9, "softdtw": 2e7, "ctc": 2e7}
 _PAIR_FIXED_S = 0.02
 
 
-def estimate_pair_seconds(store: str, c, *, method: str = "dtw", feature: str = DEFAULT_FEATURE,
+def estimate_pair_seconds(store: str, c, *, method: str = DEFAULT_METHOD, feature: str = DEFAULT_FEATURE,
                           strategy: str = "all", reference: str | None = None, sample: int = 2000) -> float:
     """Estimate the compute seconds of one pair from the stored feature lengths.
 
@@ -446,9 +458,15 @@ def _soft_batch(Xs: Sequence[np.ndarray], Ys: Sequence[np.ndarray], options: dic
     return out
 
 
-def align_group(store: str, work: str, pairs: Sequence[Sequence[str]], *, method: str = "dtw",
+def align_group(store: str, work: str, pairs: Sequence[Sequence[str]], *, method: str = DEFAULT_METHOD,
                 feature: str = DEFAULT_FEATURE, options: dict | None = None, run_id: str = "") -> list[dict]:
     """Align each pair ``(a, b)`` of versions of ``work`` on ``feature`` and store the paths.
+
+    Method ``sync`` (the default) ignores ``feature``: it reads the ``chroma_stft`` and
+    ``dlnco`` features of both versions (:data:`SYNC_FEATURES`, on the same frame grid),
+    runs :func:`alignkit.align.sync.synchronize` with ``options`` as keyword arguments and
+    stores the path with ``frame_rate_a = frame_rate_b = res.frame_rate`` under the feature
+    name ``"chroma_stft+dlnco"``.
 
     Features of each version are read once per group. A pair whose alignment key (feature
     keys of both sides + method + options + code version) is complete is skipped. Soft-DTW
@@ -461,13 +479,18 @@ def align_group(store: str, work: str, pairs: Sequence[Sequence[str]], *, method
         One status dict per pair (see :func:`extract_item`).
     """
     options = dict(options or {})
+    if method not in METHODS:
+        raise ParameterError(f"method={method!r} is not one of {list(METHODS)}")
     s = _store(store)
     feats: dict = {}
     out, todo = [], []
+    names = SYNC_FEATURES if method == "sync" else (feature,)
+    label_feature = "+".join(names)
 
     def get(v):
         if v not in feats:
-            feats[v] = s.read_features(work, v, feature)
+            fs = tuple(s.read_features(work, v, n) for n in names)
+            feats[v] = fs if method == "sync" else fs[0]
         return feats[v]
 
     def fail(label, exc, t0):
@@ -481,8 +504,12 @@ def align_group(store: str, work: str, pairs: Sequence[Sequence[str]], *, method
         label = f"{work}/{a}~{b}"
         try:
             fa, fb = get(a), get(b)
-            key = _key(s.features_key(work, a, feature), s.features_key(work, b, feature), method,
-                       options, code_version())
+            if method == "sync":  # every feature read, on both sides, and the synchronize options
+                key = _key([s.features_key(work, a, n) for n in names],
+                           [s.features_key(work, b, n) for n in names], method, options, code_version())
+            else:
+                key = _key(s.features_key(work, a, feature), s.features_key(work, b, feature), method,
+                           options, code_version())
             if s.has_alignment(method, work, a, b, key=key):
                 out.append({"status": "skipped", "item": label, "seconds": time.perf_counter() - t0})
             else:
@@ -499,6 +526,23 @@ def align_group(store: str, work: str, pairs: Sequence[Sequence[str]], *, method
                           frame_rate_b=fb.frame_rate, options=options, n_frames_a=fa.n_frames,
                           n_frames_b=fb.n_frames)
         out.append({"status": "done", "item": label, "seconds": time.perf_counter() - t0})
+
+    if method == "sync":
+        from alignkit.align.sync import synchronize
+
+        for a, b, fa, fb, key, label in todo:
+            t0 = time.perf_counter()
+            try:
+                res = synchronize(fa, fb, **options)
+                s.write_alignment(method, work, a, b, res, key=key, feature=label_feature,
+                                  frame_rate_a=res.frame_rate, frame_rate_b=res.frame_rate, options=options,
+                                  n_frames_a=res.shape[0], n_frames_b=res.shape[1])
+                out.append({"status": "done", "item": label, "seconds": time.perf_counter() - t0})
+            except StoreError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                fail(label, exc, t0)
+        return out
 
     if method == "softdtw":
         todo.sort(key=lambda t: t[2].n_frames * t[3].n_frames)
@@ -540,7 +584,7 @@ def align_group(store: str, work: str, pairs: Sequence[Sequence[str]], *, method
 
 
 def evaluate_group(store: str, work: str, pairs: Sequence[Sequence[str]], *, annotations: dict,
-                   method: str = "dtw", run_id: str = "") -> list[dict]:
+                   method: str = DEFAULT_METHOD, run_id: str = "") -> list[dict]:
     """Compare stored alignments of ``pairs`` with the versions' annotations.
 
     The annotation times of ``a`` are transferred through the path to ``b`` and compared

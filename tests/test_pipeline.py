@@ -163,9 +163,10 @@ def test_failures_are_isolated_and_recorded(tiny_corpus, tmp_path):
     store = str(tmp_path / "store")
     items = pipeline.corpus_items(pipeline.load_corpus(str(tiny_corpus)))
     bad = dict(items[1], version="ghost", path=str(tmp_path / "missing.flac"))
-    r = pipeline.extract_item(store, bad, features=[{"name": "chroma_stft"}], run_id="r1")
+    both = [{"name": "chroma_stft"}, {"name": "dlnco"}]  # what the default method (sync) reads
+    r = pipeline.extract_item(store, bad, features=both, run_id="r1")
     assert r["status"] == "failed" and "missing.flac" in r["error"]
-    ok = pipeline.extract_item(store, items[1], features=[{"name": "chroma_stft"}], run_id="r1")
+    ok = pipeline.extract_item(store, items[1], features=both, run_id="r1")
     assert ok["status"] == "done"
     res = pipeline.align_group(store, items[1]["work"], [(items[1]["version"], "ghost")], run_id="r1")
     assert res[0]["status"] == "failed" and "ghost" in res[0]["error"]
@@ -182,3 +183,89 @@ def test_multiscale_method_recovers_the_known_warp(synthetic_store):
     p = open_store(synthetic_store).read_alignment("mrmsdtw", "w", "x", "stretch").path
     assert p[0].tolist() == [0, 0] and p[-1].tolist() == [39, 79]
     assert np.all(np.abs(p[:, 0] - p[:, 1] // 2) <= 1)
+
+
+# ----------------------------------------------------------------------------- sync (the default)
+
+
+def test_sync_is_the_default_method_everywhere():
+    import inspect
+
+    from flows import corpus_flow
+    from flows.corpus_flow import _feature_specs
+
+    assert pipeline.DEFAULT_METHOD == "sync" and pipeline.METHODS[0] == "sync"
+    assert {"dtw", "mrmsdtw", "softdtw"} <= set(pipeline.METHODS)
+    for fn in (pipeline.align_group, pipeline.evaluate_group, pipeline.estimate_pair_seconds):
+        assert inspect.signature(fn).parameters["method"].default == "sync", fn.__name__
+    for fl in (corpus_flow.run_corpus, corpus_flow.align_corpus, corpus_flow.evaluate):
+        assert inspect.signature(fl.fn).parameters["method"].default == "sync", fl.name
+    # both features sync reads are extracted by default, and added when a sync run omits them
+    assert [s["name"] for s in _feature_specs(None, None)] == ["chroma_stft", "dlnco"]
+    assert [s["name"] for s in _feature_specs(["cens"], None, method="sync")] == ["cens", "chroma_stft", "dlnco"]
+    assert [s["name"] for s in _feature_specs(None, None, method="dtw")] == ["chroma_stft"]
+    pipeline.check_method("sync", "score")  # valid: no error
+
+
+def _mean_beat_error_ms(path, fr_a, fr_b, ann_a, ann_b):
+    from alignkit.eval.metrics import alignment_errors
+    from alignkit.io.annotations import read_annotations
+
+    ta, tb = read_annotations(ann_a).times, read_annotations(ann_b).times
+    err = alignment_errors(path, ta, tb, frame_rate_a=fr_a, frame_rate_b=fr_b)
+    return 1000.0 * float(np.mean(np.abs(err)))
+
+
+def test_sync_method_on_rendered_corpus_beats_dtw_and_linear_scaling(tiny_corpus, tmp_path):
+    """Ground truth: the demo's annotated beats. sync must beat the old default (chroma + DTW)
+    and the linear stretch of one version onto the other, on every pair on average, and
+    store exactly what a direct ``synchronize`` of the stored features gives."""
+    from alignkit.align.sync import synchronize
+    from alignkit.store.results import open_store
+
+    c = pipeline.load_corpus(str(tiny_corpus))
+    items = pipeline.corpus_items(c)
+    store = str(tmp_path / "store")
+    specs = [{"name": "chroma_stft", "params": {}}, {"name": "dlnco", "params": {}}]
+    for it in items:
+        assert pipeline.extract_item(store, it, features=specs)["status"] == "done"
+    ann = {it["version"]: it["annotations"] for it in items}
+    (work, pairs), = list(pipeline.plan_pairs(c, strategy="all", annotated_only=True))
+    assert len(pairs) == 3 and pairs[0][0] == "score"  # score-audio and audio-audio pairs
+
+    r_sync = pipeline.align_group(store, work, pairs, run_id="t")  # default method
+    r_dtw = pipeline.align_group(store, work, pairs, method="dtw", run_id="t")
+    assert [r["status"] for r in r_sync + r_dtw] == ["done"] * 6
+    s = open_store(store)
+    err = {"sync": [], "dtw": [], "linear": []}
+    for a, b in pairs:
+        al = s.read_alignment("sync", work, a, b, soft=False)
+        fa = tuple(s.read_features(work, a, n) for n in ("chroma_stft", "dlnco"))
+        fb = tuple(s.read_features(work, b, n) for n in ("chroma_stft", "dlnco"))
+        ref = synchronize(fa, fb)
+        np.testing.assert_array_equal(al.path, ref.path)
+        assert al.frame_rate_a == al.frame_rate_b == ref.frame_rate == 50.0
+        err["sync"].append(_mean_beat_error_ms(al.path, 50.0, 50.0, ann[a], ann[b]))
+        d = s.read_alignment("dtw", work, a, b, soft=False)
+        err["dtw"].append(_mean_beat_error_ms(d.path, d.frame_rate_a, d.frame_rate_b, ann[a], ann[b]))
+        # linear scaling: the straight line from (0, 0) to the last frames of both versions
+        n, m = fa[0].n_frames, fb[0].n_frames
+        k = max(n, m)
+        lin = np.stack([np.round(np.linspace(0, n - 1, k)), np.round(np.linspace(0, m - 1, k))], 1)
+        err["linear"].append(_mean_beat_error_ms(lin.astype(np.int64), 50.0, 50.0, ann[a], ann[b]))
+    mean = {k: float(np.mean(v)) for k, v in err.items()}
+    # measured (seed 3): sync ~54 ms, dtw ~88 ms, linear several hundred ms
+    assert mean["sync"] < 0.8 * mean["dtw"], mean
+    assert mean["sync"] < 70.0 < mean["linear"], mean
+    assert max(err["sync"]) < 100.0, err
+
+    # rerun: skipped; other options: a new key, recomputed
+    assert [r["status"] for r in pipeline.align_group(store, work, pairs[:1])] == ["skipped"]
+    assert [r["status"] for r in pipeline.align_group(store, work, pairs[:1], options={"cost_offset": 1.0})] \
+        == ["done"]
+    # a missing DLNCO is a recorded per-pair failure, not a crash
+    s2 = str(tmp_path / "store2")
+    for it in items:
+        pipeline.extract_item(s2, it, features=specs[:1])
+    r = pipeline.align_group(s2, work, pairs[:1], run_id="t2")
+    assert r[0]["status"] == "failed" and "dlnco" in r[0]["error"]
