@@ -127,7 +127,7 @@ def demo(out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (c
          runner: RunnerOpt = "local", address: AddressOpt = None, workers: WorkersOpt = None,
          size: Annotated[str, typer.Option(help="Demo corpus size: tiny | small | bench.")] = "small",
          seed: Annotated[int, typer.Option(help="Random seed of the demo corpus.")] = 0,
-         method: Annotated[str, typer.Option(help="Alignment method.")] = "dtw"):
+         method: Annotated[str, typer.Option(help="sync | dtw | mrmsdtw | softdtw.")] = "sync"):
     """Build the demo corpus, run the whole flow on it, print a summary and where to look next."""
     from alignkit.synth.demo import build_demo_corpus
     from flows.corpus_flow import run_corpus
@@ -181,11 +181,12 @@ def _print_eval(store: str) -> None:
 def run(corpus: Annotated[str, typer.Argument(help="Corpus folder or manifest.")],
         store: Annotated[str, typer.Option("--store", "-s", help="Store URI (directory or fsspec URL).")],
         runner: RunnerOpt = "local", address: AddressOpt = None, workers: WorkersOpt = None,
-        method: Annotated[str, typer.Option(help="dtw | mrmsdtw | softdtw | ctc.")] = "dtw",
+        method: Annotated[str, typer.Option(help="sync | dtw | mrmsdtw | softdtw | ctc.")] = "sync",
         pairs: Annotated[str, typer.Option(help="all | star | score.")] = "all",
         reference: Annotated[Optional[str], typer.Option(help="Star centre version.")] = None,  # noqa: UP045
-        features: Annotated[str, typer.Option(help="Comma-separated extractors; the first aligns.")]
-        = "chroma_stft",
+        features: Annotated[Optional[str], typer.Option(  # noqa: UP045
+            help="Comma-separated extractors; the first aligns (default: what the method needs; "
+                 "sync reads chroma_stft and dlnco, added when missing).")] = None,
         group_size: Annotated[Optional[int], typer.Option(min=1, help="Pairs per task.")] = None,  # noqa: UP045
         gpus: Annotated[float, typer.Option(min=0, help="GPUs per alignment task.")] = 0.0,
         evaluate: Annotated[bool, typer.Option(help="Evaluate against annotations.")] = True,
@@ -198,10 +199,11 @@ def run(corpus: Annotated[str, typer.Argument(help="Corpus folder or manifest.")
     pipeline.check_method(method, pairs)
     from flows.corpus_flow import _feature_specs
 
-    _feature_specs(features, None)  # unknown extractors fail here too
+    _feature_specs(features, None, method=method)  # unknown extractors fail here too
     pipeline.load_corpus(corpus)  # a bad corpus fails here, before any server or cluster starts
     result = _progress_run(run_corpus, runner, address, workers, prefect_home, corpus=corpus, store=store,
-                           features=features.split(","), method=method, pairs=pairs, reference=reference,
+                           features=None if features is None else features.split(","), method=method,
+                           pairs=pairs, reference=reference,
                            group_size=group_size, gpus=gpus, evaluate=evaluate)
     _print_summary(result)
     if result["n_failed"] or result.get("n_tasks_failed"):
@@ -213,7 +215,8 @@ def run(corpus: Annotated[str, typer.Argument(help="Corpus folder or manifest.")
 def evaluate_cmd(corpus: Annotated[str, typer.Argument(help="Corpus folder or manifest.")],
                  store: Annotated[str, typer.Option("--store", "-s", help="Store URI.")],
                  runner: RunnerOpt = "local", address: AddressOpt = None, workers: WorkersOpt = None,
-                 method: Annotated[str, typer.Option(help="Method whose alignments to evaluate.")] = "dtw",
+                 method: Annotated[str, typer.Option(help="Method whose alignments to evaluate.")]
+                 = "sync",
                  pairs: Annotated[str, typer.Option(help="all | star | score.")] = "all"):
     """Evaluate stored alignments against the corpus annotations."""
     from flows.corpus_flow import evaluate as evaluate_flow
@@ -331,7 +334,7 @@ def serve(corpus: Annotated[str, typer.Argument(help="Corpus folder or manifest.
           cron: Annotated[str, typer.Option(help="Cron schedule, e.g. '0 2 * * *'.")] = "0 2 * * *",
           name: Annotated[str, typer.Option(help="Deployment name.")] = "alignkit-nightly",
           runner: RunnerOpt = "local", address: AddressOpt = None,
-          method: Annotated[str, typer.Option(help="Alignment method.")] = "dtw",
+          method: Annotated[str, typer.Option(help="sync | dtw | mrmsdtw | softdtw.")] = "sync",
           pairs: Annotated[str, typer.Option(help="all | star | score.")] = "all"):
     """Serve the corpus flow as a scheduled Prefect deployment (needs PREFECT_API_URL; Ctrl-C stops)."""
     from alignkit import pipeline

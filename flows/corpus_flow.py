@@ -234,13 +234,22 @@ def _evaluate_stage(c, store: str, method: str, strategy: str, reference: str | 
     return out
 
 
-def _feature_specs(features: list[str] | str | None, feature_params: dict | None) -> list[dict]:
+def _feature_specs(features: list[str] | str | None, feature_params: dict | None, *,
+                   method: str | None = None) -> list[dict]:
+    """Feature specs of a run: ``features`` (default: those ``method`` needs), checked.
+
+    With ``method="sync"`` the features it reads (:data:`alignkit.pipeline.SYNC_FEATURES`)
+    are appended when missing, so a run always extracts what its alignment stage needs.
+    """
     if features is None:
-        features = [pipeline.DEFAULT_FEATURE]
+        features = pipeline.default_features(method or pipeline.DEFAULT_METHOD)
     if isinstance(features, str):
         features = [f.strip() for f in features.split(",") if f.strip()]
     if not features:
         raise ParameterError("features=[] must name at least one extractor")
+    features = list(features)
+    if method == "sync":
+        features += [f for f in pipeline.SYNC_FEATURES if f not in features]
     feature_params = feature_params or {}
     unknown = set(feature_params) - set(features)
     if unknown:
@@ -300,7 +309,7 @@ def extract_features(corpus: str, store: str, features: list[str] | None = None,
 
 
 @flow(name="alignkit-align-corpus", log_prints=False, persist_result=False)
-def align_corpus(corpus: str, store: str, method: str = "dtw", feature: str | None = None,
+def align_corpus(corpus: str, store: str, method: str = pipeline.DEFAULT_METHOD, feature: str | None = None,
                  pairs: str = "all", reference: str | None = None, options: dict | None = None,
                  group_size: int | None = None, gpus: float = 0.0, max_in_flight: int | None = None) -> dict:
     """Align pairs of versions of ``corpus`` whose features are in ``store``."""
@@ -316,7 +325,8 @@ def align_corpus(corpus: str, store: str, method: str = "dtw", feature: str | No
 
 
 @flow(name="alignkit-evaluate", log_prints=False, persist_result=False)
-def evaluate(corpus: str, store: str, method: str = "dtw", pairs: str = "all", reference: str | None = None,
+def evaluate(corpus: str, store: str, method: str = pipeline.DEFAULT_METHOD, pairs: str = "all",
+             reference: str | None = None,
              group_size: int | None = None, max_in_flight: int | None = None) -> dict:
     """Evaluate stored alignments against the corpus annotations (pairs with annotations only)."""
     logger, t0 = get_run_logger(), time.monotonic()
@@ -328,8 +338,9 @@ def evaluate(corpus: str, store: str, method: str = "dtw", pairs: str = "all", r
 
 
 @flow(name="alignkit-run-corpus", log_prints=False, persist_result=False)
-def run_corpus(corpus: str, store: str, features: list[str] | None = None, method: str = "dtw",
-               pairs: str = "all", reference: str | None = None, feature_params: dict | None = None,
+def run_corpus(corpus: str, store: str, features: list[str] | None = None,
+               method: str = pipeline.DEFAULT_METHOD, pairs: str = "all", reference: str | None = None,
+               feature_params: dict | None = None,
                options: dict | None = None, evaluate: bool = True, group_size: int | None = None,
                gpus: float = 0.0, max_in_flight: int | None = None, run_id: str | None = None) -> dict:
     """Extract, align and evaluate a whole corpus, end to end; return the counts per stage.
@@ -341,9 +352,12 @@ def run_corpus(corpus: str, store: str, features: list[str] | None = None, metho
     store : str
         Store URI (a directory or an fsspec URL all workers can reach).
     features : list of str, optional
-        Extractors to compute; the first one is used for alignment.
+        Extractors to compute (default: those ``method`` needs); the first one is used for
+        alignment, except by ``sync``, which reads ``chroma_stft`` and ``dlnco`` (added to
+        ``features`` when missing).
     method : str
-        Alignment method (``dtw``, ``mrmsdtw``, ...).
+        Alignment method: ``sync`` (default; high-resolution chroma + DLNCO,
+        :func:`alignkit.align.sync.synchronize`), ``dtw``, ``mrmsdtw``, ``softdtw``.
     pairs : {"all", "star", "score"}
         Pair strategy; ``reference`` names the star's centre version.
     evaluate : bool
@@ -354,14 +368,15 @@ def run_corpus(corpus: str, store: str, features: list[str] | None = None, metho
         GPUs each alignment task requests (Dask resource ``GPU`` / Ray ``num_gpus``).
     """
     logger, t0 = get_run_logger(), time.monotonic()
-    specs = _feature_specs(features, feature_params)
     pipeline.check_method(method, pairs)
+    specs = _feature_specs(features, feature_params, method=method)
     c = pipeline.load_corpus(corpus)
     run_id = pipeline.start_run(store, corpus=corpus, stage="run", run_id=run_id,
                                 params={"features": specs, "method": method, "pairs": pairs,
                                         "reference": reference, "options": options or {}})
     stages = {"extract": _extract_stage(c, store, specs, run_id, None, max_in_flight, logger)}
-    stages["align"] = _align_stage(c, store, method, specs[0]["name"], options or {}, pairs, reference,
+    align_feature = pipeline.DEFAULT_FEATURE if method == "sync" else specs[0]["name"]
+    stages["align"] = _align_stage(c, store, method, align_feature, options or {}, pairs, reference,
                                    group_size, gpus, run_id, max_in_flight, logger)
     if evaluate:
         stages["evaluate"] = _evaluate_stage(c, store, method, pairs, reference, None, run_id,

@@ -18,7 +18,7 @@ __all__ = ["scheduled_corpus_run"]
 
 @flow(name="alignkit-scheduled-corpus-run", log_prints=False, persist_result=False)
 def scheduled_corpus_run(corpus: str, store: str, runner: str = "dask", address: str | None = None,
-                         n_workers: int | None = None, method: str = "dtw", pairs: str = "all",
+                         n_workers: int | None = None, method: str = "sync", pairs: str = "all",
                          features: list[str] | None = None, evaluate: bool = True, gpus: float = 0.0) -> dict:
     """Run the whole corpus flow on ``runner``; reruns only compute what the store lacks."""
     with task_runner(runner, address=address, n_workers=n_workers) as tr:

@@ -52,6 +52,18 @@ def test_errors_are_one_clear_line(args, needle):
     assert "Traceback" not in r.output
 
 
+def test_sync_is_the_default_method_of_every_command():
+    import inspect
+
+    from alignkit import cli
+
+    for cmd in (cli.run, cli.demo, cli.evaluate_cmd, cli.serve):
+        assert inspect.signature(cmd).parameters["method"].default == "sync", cmd.__name__
+    assert inspect.signature(cli.run).parameters["features"].default is None  # the method's features
+    r = _invoke("run", "--help")
+    assert "sync" in r.output
+
+
 def test_debug_shows_the_exception():
     r = _invoke("--debug", "run", "/definitely/not/here", "--store", "/tmp/x")
     assert r.exit_code != 0
@@ -79,8 +91,8 @@ def filled_store(tmp_path_factory):
     items = pipeline.corpus_items(c)
     run_id = pipeline.start_run(store, corpus=str(root), stage="run", params={})
     for it in items:
-        assert pipeline.extract_item(store, it, features=[{"name": "chroma_stft", "params": {}}],
-                                     run_id=run_id)["status"] == "done"
+        specs = [{"name": n, "params": {}} for n in pipeline.SYNC_FEATURES]  # what the default method reads
+        assert pipeline.extract_item(store, it, features=specs, run_id=run_id)["status"] == "done"
     ann = {it["version"]: it["annotations"] for it in items}
     pairs = list(pipeline.plan_pairs(c, strategy="all"))
     for work, ps in pairs:
@@ -97,7 +109,7 @@ def test_status_counts_match_the_corpus(filled_store):
     assert r.exit_code == 0, r.output
     counts = {ln.split()[0]: int(ln.split()[1]) for ln in r.output.splitlines() if ln.endswith(" rows")}
     n_pairs = sum(len(p) for _, p in pairs)
-    assert counts["features"] == len(items)
+    assert counts["features"] == 2 * len(items)  # chroma_stft and dlnco of each version
     assert counts["recordings"] == len(items)
     assert counts["alignments"] == n_pairs
     assert counts["failures"] == 0
@@ -125,7 +137,7 @@ def test_transfer_maps_times_through_the_stored_path(filled_store):
     r = _invoke("transfer", store, work, a, b, *map(str, times))
     assert r.exit_code == 0, r.output
     got = np.array([[float(x) for x in ln.split()] for ln in r.output.splitlines() if ln.strip()])
-    al = open_store(store).read_alignment("dtw", work, a, b)
+    al = open_store(store).read_alignment("sync", work, a, b)  # the default method
     want = transfer_times(al.path, np.array(times), frame_rate_a=al.frame_rate_a,
                           frame_rate_b=al.frame_rate_b)
     np.testing.assert_allclose(got[:, 0], times)
@@ -152,6 +164,6 @@ def test_report_names_the_method_and_the_pairs(filled_store, tmp_path):
     r = _invoke("report", store, "--out", str(out))
     assert r.exit_code == 0, r.output
     text = out.read_text()
-    assert "dtw" in text
+    assert "sync" in text
     work, ps = pairs[0]
     assert work in text
