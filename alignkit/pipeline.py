@@ -465,8 +465,9 @@ def align_group(store: str, work: str, pairs: Sequence[Sequence[str]], *, method
     Method ``sync`` (the default) ignores ``feature``: it reads the ``chroma_stft`` and
     ``dlnco`` features of both versions (:data:`SYNC_FEATURES`, on the same frame grid),
     runs :func:`alignkit.align.sync.synchronize` with ``options`` as keyword arguments and
-    stores the path with ``frame_rate_a = frame_rate_b = res.frame_rate`` under the feature
-    name ``"chroma_stft+dlnco"``.
+    stores the path with ``frame_rate_a = frame_rate_b = res.frame_rate``, recorded with
+    ``feature="chroma_stft"`` (an extractor name, so plots and queries find its features)
+    and ``extra={"features": ["chroma_stft", "dlnco"]}``.
 
     Features of each version are read once per group. A pair whose alignment key (feature
     keys of both sides + method + options + code version) is complete is skipped. Soft-DTW
@@ -485,7 +486,6 @@ def align_group(store: str, work: str, pairs: Sequence[Sequence[str]], *, method
     feats: dict = {}
     out, todo = [], []
     names = SYNC_FEATURES if method == "sync" else (feature,)
-    label_feature = "+".join(names)
 
     def get(v):
         if v not in feats:
@@ -534,9 +534,10 @@ def align_group(store: str, work: str, pairs: Sequence[Sequence[str]], *, method
             t0 = time.perf_counter()
             try:
                 res = synchronize(fa, fb, **options)
-                s.write_alignment(method, work, a, b, res, key=key, feature=label_feature,
-                                  frame_rate_a=res.frame_rate, frame_rate_b=res.frame_rate, options=options,
-                                  n_frames_a=res.shape[0], n_frames_b=res.shape[1])
+                s.write_alignment(method, work, a, b, res, key=key, feature=SYNC_FEATURES[0],
+                                  attrs={"features": list(SYNC_FEATURES)}, frame_rate_a=res.frame_rate,
+                                  frame_rate_b=res.frame_rate, options=options, n_frames_a=res.shape[0],
+                                  n_frames_b=res.shape[1])
                 out.append({"status": "done", "item": label, "seconds": time.perf_counter() - t0})
             except StoreError:
                 raise

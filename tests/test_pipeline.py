@@ -246,6 +246,7 @@ def test_sync_method_on_rendered_corpus_beats_dtw_and_linear_scaling(tiny_corpus
         ref = synchronize(fa, fb)
         np.testing.assert_array_equal(al.path, ref.path)
         assert al.frame_rate_a == al.frame_rate_b == ref.frame_rate == 50.0
+        assert al.feature == "chroma_stft" and al.attrs["extra"]["features"] == ["chroma_stft", "dlnco"]
         err["sync"].append(_mean_beat_error_ms(al.path, 50.0, 50.0, ann[a], ann[b]))
         d = s.read_alignment("dtw", work, a, b, soft=False)
         err["dtw"].append(_mean_beat_error_ms(d.path, d.frame_rate_a, d.frame_rate_b, ann[a], ann[b]))
