@@ -373,3 +373,42 @@ def test_parallel_kernels_equal_serial(monkeypatch):
     parallel = run()
     for a, b in zip(serial[:2] + serial[2], parallel[:2] + parallel[2], strict=True):
         assert torch.equal(a, b)
+
+
+def test_second_backward_with_retain_graph_gives_the_same_gradient():
+    """The CPU backward turns the stored R into E in place; a second backward recomputes R."""
+    C0 = _rand(9, 7, seed=21)
+    want = naive.soft_dtw_expected_brute(C0[:4, :3], 0.5)
+    for band in (None, 2):
+        C = torch.tensor(C0, requires_grad=True)
+        v = soft_dtw(C, gamma=0.5, band=band)
+        g1 = torch.autograd.grad(v, C, retain_graph=True)[0].clone()
+        g2 = torch.autograd.grad(v, C, retain_graph=True)[0]
+        g3 = torch.autograd.grad(2.0 * v, C)[0]
+        assert torch.equal(g1, g2)
+        torch.testing.assert_close(g3, 2.0 * g1, rtol=1e-14, atol=0.0)
+    Cs = torch.tensor(C0[:4, :3], requires_grad=True)
+    v = soft_dtw(Cs, gamma=0.5)
+    torch.autograd.grad(v, Cs, retain_graph=True)
+    np.testing.assert_allclose(torch.autograd.grad(v, Cs)[0].numpy(), want, rtol=1e-10, atol=1e-12)
+
+
+def test_gradient_buffer_is_the_only_band_sized_allocation():
+    """Forward + backward allocate one float per stored cell (R, overwritten by E), not three."""
+    import tracemalloc
+
+    n, band = 400, 20
+    C = torch.tensor(_rand(n, n, seed=22), requires_grad=True)
+    soft_dtw(C, gamma=1.0, band=band).backward()  # compile / warm up
+    C.grad = None
+    W = 2 * band + 1
+    tracemalloc.start()
+    try:
+        soft_dtw(C, gamma=1.0, band=band).backward()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    cell = 8 * n * W  # one float64 band
+    # tracemalloc sees the kernels' numpy buffers (not torch's): R, reused for E, and row
+    # buffers; the former layout (two soft-min weights per cell) traced twice this
+    assert cell <= peak < cell + cell // 2, (peak, cell)

@@ -26,9 +26,10 @@ matched anywhere inside the columns ``Y``), a diagonal prior, variable lengths i
 (:func:`soft_dtw_divergence`) and a temperature schedule (:func:`gamma_schedule`).
 
 Memory (CPU): the value alone needs two rows; with a gradient, the forward pass keeps the
-soft-min weights of two predecessors per stored cell (2 floats of the input's dtype) and the
-backward pass writes the gradient (1 float per stored cell): 24 bytes per cell in float64,
-12 in float32, where "stored" means the band (O(B N w)) or, without a band, the whole matrix.
+accumulated cost ``R`` (1 float of the input's dtype per stored cell) and the backward pass
+overwrites it with the gradient: 8 bytes per cell in float64, 4 in float32, where "stored"
+means the band (O(B N w)) or, without a band, the whole matrix. (A second backward through the
+same graph, ``retain_graph=True``, recomputes the forward first.)
 
 Backends: the backend follows the tensors' device. CPU tensors run numba kernels parallel
 over the batch; CUDA tensors run the numba.cuda anti-diagonal wavefront kernels of
@@ -352,13 +353,15 @@ def _forward(Cb, lo, hi, n, m, gamma, weights, subseq, backend, need_grad):
         return value, state
     C = _np(Cb)
     B, N, W = C.shape
-    P = np.empty((B, N, W, 2) if need_grad else (1, 1, 1, 2), dtype=C.dtype)
+    # with a gradient the forward keeps R (one float per stored cell); the backward overwrites
+    # it with E, so that buffer is the only O(B N W) allocation of the pair of passes
+    R = np.empty((B, N, W) if need_grad else (1, 1, 1), dtype=C.dtype)
     endw = np.zeros((B, W), dtype=C.dtype)
     out = np.empty(B, dtype=C.dtype)
     _cpu.pick("sdtw_forward", B, C.size)(
-        C, _np(lo), _np(hi), _np(n), _np(m), gamma, wd, wv, wh, subseq, need_grad, P, endw, out
+        C, _np(lo), _np(hi), _np(n), _np(m), gamma, wd, wv, wh, subseq, need_grad, R, endw, out
     )
-    return torch.from_numpy(out), (P, endw)
+    return torch.from_numpy(out), [R, endw]
 
 
 def _backward(state, Cb, lo, hi, n, m, gamma, weights, subseq, backend, gout):
@@ -367,13 +370,15 @@ def _backward(state, Cb, lo, hi, n, m, gamma, weights, subseq, backend, gout):
         from ._kernels import softdtw_cuda
 
         return softdtw_cuda.backward(state, Cb, lo, hi, n, m, gamma, wd, wv, wh, subseq, gout)
-    P, endw = state
-    E = torch.zeros(Cb.shape, dtype=Cb.dtype)
+    R, endw = state
+    if R is None:  # consumed by an earlier backward (retain_graph): recompute the forward
+        R, endw = _forward(Cb, lo, hi, n, m, gamma, weights, subseq, backend, True)[1]
+    state[0] = None  # the kernel turns R into E in place
     g = gout.detach().to(Cb.dtype).contiguous().numpy()
-    _cpu.pick("sdtw_backward", P.shape[0], E.numel())(
-        P, _np(lo), _np(hi), _np(n), _np(m), wd, wv, wh, subseq, endw, g, E.numpy()
+    _cpu.pick("sdtw_backward", R.shape[0], R.size)(
+        _np(Cb), R, _np(lo), _np(hi), _np(n), _np(m), gamma, wd, wv, wh, subseq, endw, g
     )
-    return E
+    return torch.from_numpy(R)
 
 
 class _GatherBand(torch.autograd.Function):

@@ -10,16 +10,15 @@ hold ``+inf``). Windows are non-decreasing in both ends (the wrapper makes them 
 ``n[b]``, ``m[b]`` are the true lengths of item ``b``.
 
 Forward: the recursion of :mod:`alignkit.align._kernels.naive` with two row buffers, so the
-value alone needs O(W) extra memory. When a gradient is wanted, the soft-min weights of the
-diagonal and vertical predecessor of each cell are stored in ``P[b, i, k, 0:2]`` (the
-horizontal weight is ``1 - pd - pv``); ``pd = -1`` marks a start cell (no predecessors) and
-``pd = -2`` an unreachable one (``R = inf``), whose gradient is exactly zero.
+value alone needs O(W) extra memory. When a gradient is wanted, the rows of ``R`` are kept in
+a ``(B, N, W)`` buffer (one float per stored cell); nothing else is stored.
 
-Backward (Cuturi & Blondel, 2017, Algorithm 2): ``G[i, j] = dvalue / dR[i, j]`` is pulled from
-the three successors, ``G[i, j] = sum_s G[s] * p_s(i, j)``, where ``p_s`` are the stored
-soft-min weights. They are ratios ``exp(-(x - min) / gamma) / sum`` with non-positive exponents,
-computed in log-space-stable form during the forward pass, so no exponential can overflow.
-``dvalue / dC[i, j] = G[i, j] * sum_k w_k p_k(i, j)`` (weights of the step into the cell).
+Backward (Cuturi & Blondel, 2017, Algorithm 2, in push form): cells are visited in reverse
+order; each cell recomputes its soft-min weights from its predecessors' ``R`` and its cost,
+with the same two exponentials as the forward (the minimum contributes ``exp(0)``; all
+exponents are non-positive, so nothing can overflow), pushes ``G * p`` to its predecessors and
+writes ``E = G * sum_k w_k p_k`` over its own ``R``, which nothing reads any more. The gradient
+therefore lives in the forward's buffer: O(B N W) memory for the pair of passes.
 
 Batches are parallel over items (``prange``): a parallel wavefront inside one matrix is far
 slower on CPUs than the serial row sweep.
@@ -49,8 +48,40 @@ PARALLEL_MIN_CELLS = 1_000_000
 _INF = np.inf
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _softmin3(xd, xv, xh, inv):
+    """Shift and the two non-minimal exponentials of a soft-min of three.
+
+    Returns ``(mn, which, ea, eb)``: the minimum, which candidate it is (0 diagonal, 1 vertical,
+    2 horizontal) and ``exp(-(o - mn) / gamma)`` of the other two in order (d, v, h minus the
+    minimum). The minimum contributes ``exp(0) = 1``, so only two exponentials are needed; a term
+    more than 40 gamma above the minimum adds < 5e-18 to the sum and is skipped (this also skips
+    ``exp(-inf)`` at borders and on disabled steps).
+    """
+    if xd <= xv and xd <= xh:
+        mn = xd
+        oa = xv
+        ob = xh
+        which = 0
+    elif xv <= xh:
+        mn = xv
+        oa = xd
+        ob = xh
+        which = 1
+    else:
+        mn = xh
+        oa = xd
+        ob = xv
+        which = 2
+    da = (oa - mn) * inv
+    db = (ob - mn) * inv
+    ea = math.exp(-da) if da < 40.0 else 0.0
+    eb = math.exp(-db) if db < 40.0 else 0.0
+    return mn, which, ea, eb
+
+
 @njit(cache=True, nogil=True)
-def _forward_one(C, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, need_grad, P, endw, prev, cur):
+def _forward_one(C, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, need_grad, R, endw, prev, cur):
     inv = 1.0 / gamma
     use_d = wd < _INF
     use_v = wv < _INF
@@ -60,14 +91,13 @@ def _forward_one(C, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, need_grad, P, end
     for i in range(nn):
         lo_i = lo[i]
         hi_i = hi[i]
+        if need_grad:  # the rows of R are the row buffers: R is all the backward pass needs
+            cur = R[i]
         for j in range(lo_i, hi_i):
             k = j - lo_i
             c = C[i, k]
             if i == 0 and (subseq or j == 0):
                 cur[k] = c
-                if need_grad:
-                    P[i, k, 0] = -1.0
-                    P[i, k, 1] = 0.0
                 continue
             xd = _INF
             xv = _INF
@@ -79,46 +109,11 @@ def _forward_one(C, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, need_grad, P, end
                     xv = prev[j - plo] + wv * c
             if use_h and k > 0:
                 xh = cur[k - 1] + wh * c
-            # the smallest candidate contributes exp(0) = 1: only the other two need exp
-            if xd <= xv and xd <= xh:
-                mn = xd
-                oa = xv
-                ob = xh
-                which = 0
-            elif xv <= xh:
-                mn = xv
-                oa = xd
-                ob = xh
-                which = 1
-            else:
-                mn = xh
-                oa = xd
-                ob = xv
-                which = 2
+            mn, which, ea, eb = _softmin3(xd, xv, xh, inv)
             if not (mn < _INF) or not (c < _INF):
                 cur[k] = _INF
-                if need_grad:
-                    P[i, k, 0] = -2.0
-                    P[i, k, 1] = 0.0
                 continue
-            # a term more than 40 gamma above the minimum adds < 5e-18 to the sum: skip its exp
-            # (common with small gamma on structured costs; also skips exp(-inf) at borders)
-            da = (oa - mn) * inv
-            db = (ob - mn) * inv
-            ea = math.exp(-da) if da < 40.0 else 0.0
-            eb = math.exp(-db) if db < 40.0 else 0.0
             cur[k] = mn - gamma * math.log1p(ea + eb)
-            if need_grad:
-                r = 1.0 / (1.0 + ea + eb)
-                if which == 0:
-                    P[i, k, 0] = r
-                    P[i, k, 1] = ea * r
-                elif which == 1:
-                    P[i, k, 0] = ea * r
-                    P[i, k, 1] = r
-                else:
-                    P[i, k, 0] = ea * r
-                    P[i, k, 1] = eb * r
         tmp = prev
         prev = cur
         cur = tmp
@@ -146,116 +141,149 @@ def _forward_one(C, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, need_grad, P, end
 
 
 @njit(cache=True, parallel=True)
-def sdtw_forward(Cb, lo, hi, n, m, gamma, wd, wv, wh, subseq, need_grad, P, endw, out):
-    """Soft-DTW values of a batch (see the module docstring); fills ``out``, ``P``, ``endw``."""
+def sdtw_forward(Cb, lo, hi, n, m, gamma, wd, wv, wh, subseq, need_grad, R, endw, out):
+    """Soft-DTW values of a batch (see the module docstring); fills ``out``, ``endw`` and,
+    when ``need_grad``, the banded accumulated cost ``R`` (same layout as ``Cb``)."""
     B = Cb.shape[0]
     W = Cb.shape[2]
     for b in prange(B):
         prev = np.empty(W, dtype=Cb.dtype)
         cur = np.empty(W, dtype=Cb.dtype)
-        pb = P[b] if need_grad else P[0]
+        rb = R[b] if need_grad else R[0]
         eb = endw[b]
         out[b] = _forward_one(
-            Cb[b], lo[b], hi[b], n[b], m[b], gamma, wd, wv, wh, subseq, need_grad, pb, eb, prev, cur
+            Cb[b], lo[b], hi[b], n[b], m[b], gamma, wd, wv, wh, subseq, need_grad, rb, eb, prev, cur
         )
 
 
 @njit(cache=True)
-def sdtw_forward_serial(Cb, lo, hi, n, m, gamma, wd, wv, wh, subseq, need_grad, P, endw, out):
+def sdtw_forward_serial(Cb, lo, hi, n, m, gamma, wd, wv, wh, subseq, need_grad, R, endw, out):
     """Run :func:`sdtw_forward` serially (no thread-pool start-up for small problems)."""
     B = Cb.shape[0]
     W = Cb.shape[2]
     for b in prange(B):
         prev = np.empty(W, dtype=Cb.dtype)
         cur = np.empty(W, dtype=Cb.dtype)
-        pb = P[b] if need_grad else P[0]
+        rb = R[b] if need_grad else R[0]
         eb = endw[b]
         out[b] = _forward_one(
-            Cb[b], lo[b], hi[b], n[b], m[b], gamma, wd, wv, wh, subseq, need_grad, pb, eb, prev, cur
+            Cb[b], lo[b], hi[b], n[b], m[b], gamma, wd, wv, wh, subseq, need_grad, rb, eb, prev, cur
         )
 
 
 @njit(cache=True, nogil=True)
-def _backward_one(P, lo, hi, nn, mm, wd, wv, wh, subseq, endw, gout, E, gn, gc):
+def _backward_one(C, R, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, endw, gout, gc, gp):
+    """Overwrite ``R`` (the forward's accumulated cost) with ``E = gout * dvalue / dC``.
+
+    Push form: cells are visited in reverse order (rows bottom-up, columns right to left), so
+    when cell ``s`` is reached every successor has pushed its share into ``G[s]``; ``s`` then
+    recomputes its soft-min weights from its predecessors' ``R`` (the same two exponentials as
+    the forward, bit for bit), pushes ``G[s] p`` to them and writes ``E[s]`` over ``R[s]``,
+    which no later cell reads (its successors are done, its predecessors only read theirs).
+    """
+    inv = 1.0 / gamma
     use_d = wd < _INF
     use_v = wv < _INF
     use_h = wh < _INF
-    nlo = 0
-    nhi = 0
+    N = R.shape[0]
+    W = R.shape[1]
+    for i in range(nn, N):
+        for k in range(W):
+            R[i, k] = 0.0
+    for k in range(W):
+        gc[k] = 0.0
+    if nn == 0:
+        return
+    lo_l = lo[nn - 1]
+    for k in range(hi[nn - 1] - lo_l):
+        if subseq:
+            gc[k] = endw[k]
+        elif lo_l + k == mm - 1:
+            gc[k] = 1.0
     for i in range(nn - 1, -1, -1):
         lo_i = lo[i]
         hi_i = hi[i]
         w_i = hi_i - lo_i
+        for k in range(w_i, W):
+            R[i, k] = 0.0
+        plo = 0
+        phi = 0
+        if i > 0:
+            plo = lo[i - 1]
+            phi = hi[i - 1]
+            for k in range(phi - plo):
+                gp[k] = 0.0
         for j in range(hi_i - 1, lo_i - 1, -1):
             k = j - lo_i
-            g = 0.0
-            if i == nn - 1:
-                if subseq:
-                    g = endw[k]
-                elif j == mm - 1:
-                    g = 1.0
-            if k + 1 < w_i:  # horizontal successor (i, j + 1)
-                pds = P[i, k + 1, 0]
-                if pds >= 0.0:
-                    ph = 1.0 - pds - P[i, k + 1, 1]
-                    if ph > 0.0:
-                        g += gc[k + 1] * ph
-            if i + 1 < nn:
-                if j >= nlo and j < nhi:  # vertical successor (i + 1, j)
-                    ks = j - nlo
-                    if P[i + 1, ks, 0] >= 0.0:
-                        g += gn[ks] * P[i + 1, ks, 1]
-                if j + 1 >= nlo and j + 1 < nhi:  # diagonal successor (i + 1, j + 1)
-                    ks = j + 1 - nlo
-                    pds = P[i + 1, ks, 0]
-                    if pds > 0.0:
-                        g += gn[ks] * pds
-            pd = P[i, k, 0]
-            if pd == -2.0:  # unreachable cell: no probability mass, exactly
-                g = 0.0
-            gc[k] = g
-            if pd < 0.0:
-                E[i, k] = g * gout
+            g = gc[k]
+            r = R[i, k]
+            if not (r < _INF):  # unreachable cell: no probability mass, exactly
+                R[i, k] = 0.0
+                continue
+            if i == 0 and (subseq or j == 0):  # start cell: R = C, no predecessors
+                R[i, k] = g * gout
+                continue
+            c = C[i, k]
+            xd = _INF
+            xv = _INF
+            xh = _INF
+            if i > 0:
+                if use_d and j - 1 >= plo and j - 1 < phi:
+                    xd = R[i - 1, j - 1 - plo] + wd * c
+                if use_v and j >= plo and j < phi:
+                    xv = R[i - 1, j - plo] + wv * c
+            if use_h and k > 0:
+                xh = R[i, k - 1] + wh * c
+            mn, which, ea, eb = _softmin3(xd, xv, xh, inv)
+            q = 1.0 / (1.0 + ea + eb)
+            if which == 0:
+                pd = q
+                pv = ea * q
+                ph = eb * q
+            elif which == 1:
+                pd = ea * q
+                pv = q
+                ph = eb * q
             else:
-                pv = P[i, k, 1]
-                ph = 1.0 - pd - pv
-                if ph < 0.0:
-                    ph = 0.0
-                f = 0.0
-                if use_d:
-                    f += wd * pd
-                if use_v:
-                    f += wv * pv
-                if use_h:
-                    f += wh * ph
-                E[i, k] = g * f * gout
-        tmp = gn
-        gn = gc
-        gc = tmp
-        nlo = lo_i
-        nhi = hi_i
+                pd = ea * q
+                pv = eb * q
+                ph = q
+            f = 0.0
+            if pd > 0.0:
+                f += wd * pd
+                gp[j - 1 - plo] += g * pd
+            if pv > 0.0:
+                f += wv * pv
+                gp[j - plo] += g * pv
+            if ph > 0.0:
+                f += wh * ph
+                gc[k - 1] += g * ph
+            R[i, k] = g * f * gout
+        tmp = gc
+        gc = gp
+        gp = tmp
 
 
 @njit(cache=True, parallel=True)
-def sdtw_backward(P, lo, hi, n, m, wd, wv, wh, subseq, endw, gout, E):
-    """``E[b] = gout[b] * dvalue[b] / dCb[b]`` from the stored soft-min weights ``P``."""
-    B = P.shape[0]
-    W = P.shape[2]
+def sdtw_backward(C, R, lo, hi, n, m, gamma, wd, wv, wh, subseq, endw, gout):
+    """Overwrite ``R[b]`` (from :func:`sdtw_forward`) with ``gout[b] * dvalue[b] / dCb[b]``."""
+    B = R.shape[0]
+    W = R.shape[2]
     for b in prange(B):
-        gn = np.zeros(W, dtype=P.dtype)
-        gc = np.zeros(W, dtype=P.dtype)
-        _backward_one(P[b], lo[b], hi[b], n[b], m[b], wd, wv, wh, subseq, endw[b], gout[b], E[b], gn, gc)
+        gc = np.zeros(W, dtype=R.dtype)
+        gp = np.zeros(W, dtype=R.dtype)
+        _backward_one(C[b], R[b], lo[b], hi[b], n[b], m[b], gamma, wd, wv, wh, subseq, endw[b], gout[b], gc, gp)
 
 
 @njit(cache=True)
-def sdtw_backward_serial(P, lo, hi, n, m, wd, wv, wh, subseq, endw, gout, E):
+def sdtw_backward_serial(C, R, lo, hi, n, m, gamma, wd, wv, wh, subseq, endw, gout):
     """Run :func:`sdtw_backward` serially (no thread-pool start-up for small problems)."""
-    B = P.shape[0]
-    W = P.shape[2]
+    B = R.shape[0]
+    W = R.shape[2]
     for b in prange(B):
-        gn = np.zeros(W, dtype=P.dtype)
-        gc = np.zeros(W, dtype=P.dtype)
-        _backward_one(P[b], lo[b], hi[b], n[b], m[b], wd, wv, wh, subseq, endw[b], gout[b], E[b], gn, gc)
+        gc = np.zeros(W, dtype=R.dtype)
+        gp = np.zeros(W, dtype=R.dtype)
+        _backward_one(C[b], R[b], lo[b], hi[b], n[b], m[b], gamma, wd, wv, wh, subseq, endw[b], gout[b], gc, gp)
 
 
 @njit(cache=True, parallel=True)
