@@ -51,7 +51,7 @@ def _plain_align(address: str, store: str, corpus: str, group_size: int) -> floa
             by_work: dict = {}
             for w, a, b in chunk:
                 by_work.setdefault(w, []).append((a, b))
-            return [r for w, ps in by_work.items() for r in pipeline.align_group(store, w, ps, method="dtw")]
+            return [r for w, ps in by_work.items() for r in pipeline.align_group(store, w, ps)]
 
         futs = client.map(run_batch, batches, pure=False)
         res = client.gather(futs)
