@@ -113,7 +113,9 @@ def _forward_one(C, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, need_grad, R, end
             if not (mn < _INF) or not (c < _INF):
                 cur[k] = _INF
                 continue
-            cur[k] = mn - gamma * math.log1p(ea + eb)
+            # log(1 + t), not log1p(t): t's own precision is irrelevant next to the ulp of mn, and
+            # log is ~1.7x faster than log1p here (13 vs 22 ns), on the serial critical path
+            cur[k] = mn - gamma * math.log(1.0 + ea + eb)
         tmp = prev
         prev = cur
         cur = tmp
