@@ -21,16 +21,25 @@ import numpy as np
 
 from alignkit.exceptions import ParameterError
 
-__all__ = ["Features", "register_extractor", "get_extractor", "list_extractors", "extract", "params_hash"]
+__all__ = [
+    "Features",
+    "extract",
+    "get_extractor",
+    "jsonable",
+    "list_extractors",
+    "params_hash",
+    "register_extractor",
+]
 
 
 def params_hash(name: str, params: dict[str, Any]) -> str:
     """Stable short hash of an extractor name and its parameters (order-independent)."""
-    blob = json.dumps({"name": name, "params": params}, sort_keys=True, default=_jsonable)
+    blob = json.dumps({"name": name, "params": params}, sort_keys=True, default=jsonable)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _jsonable(x):
+def jsonable(x):
+    """JSON fallback for numpy scalars/arrays and sets: the one encoding behind every params hash."""
     if isinstance(x, np.generic):
         return x.item()
     if isinstance(x, np.ndarray):

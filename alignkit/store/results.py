@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 
 from alignkit.exceptions import ParameterError, StoreError
+from alignkit.features.base import jsonable
 from alignkit.store import keys
 from alignkit.store import tables as _tables
 
@@ -88,18 +89,8 @@ def _default_code_version() -> str:
 code_version = _default_code_version
 
 
-def _jsonable(x):
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, (set, frozenset, tuple)):
-        return list(x)
-    return str(x)
-
-
 def _json_clean(d) -> Any:
-    return json.loads(json.dumps(d, default=_jsonable, sort_keys=True))
+    return json.loads(json.dumps(d, default=jsonable, sort_keys=True))
 
 
 def _now() -> str:
