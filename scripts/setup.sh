@@ -12,7 +12,11 @@ want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
 stamp=.venv/.alignkit-installed
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then exit 0; fi
 echo "alignkit: setting up .venv (first run takes a few minutes)..." >&2
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
+if [ ! -x .venv/bin/python ] && ! "$PY" -m venv .venv; then
+  rm -rf .venv
+  echo "alignkit: '$PY -m venv' failed; install Python's venv module (Debian/Ubuntu: apt-get install python3-venv)." >&2
+  exit 1
+fi
 .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
 # torch is pinned to 2.13.0 in pyproject.toml (a CPU wheel on these machines; on other
 # Linux machines PyPI serves the CUDA build).
