@@ -140,16 +140,21 @@ def load_score(
         raise ScoreError(p, f"invalid notes ({exc})") from exc
 
 
-def _read_midi(p: Path, *, include_drums: bool):
+def parse_midi(path: str | os.PathLike):
+    """Parse a MIDI file with pretty_midi; a file that does not parse raises :class:`ScoreError`."""
     import pretty_midi
 
     try:
         with warnings.catch_warnings():
             # pretty_midi warns about tempo events outside track 0, common in exported scores.
             warnings.simplefilter("ignore", RuntimeWarning)
-            pm = pretty_midi.PrettyMIDI(os.fspath(p))
+            return pretty_midi.PrettyMIDI(os.fspath(path))
     except Exception as exc:  # mido/pretty_midi raise OSError, ValueError, EOFError, KeyError, IndexError...
-        raise ScoreError(p, f"cannot be parsed as MIDI ({type(exc).__name__}: {exc})") from exc
+        raise ScoreError(path, f"cannot be parsed as MIDI ({type(exc).__name__}: {exc})") from exc
+
+
+def midi_note_columns(pm, *, include_drums: bool = False):
+    """Note columns (start, end, pitch, velocity, instrument index) of a parsed MIDI file."""
     start, end, pitch, vel, inst = [], [], [], [], []
     for i, instrument in enumerate(pm.instruments):
         if instrument.is_drum and not include_drums:
@@ -161,6 +166,10 @@ def _read_midi(p: Path, *, include_drums: bool):
             vel.append(n.velocity)
             inst.append(i)
     return start, end, pitch, vel, inst
+
+
+def _read_midi(p: Path, *, include_drums: bool):
+    return midi_note_columns(parse_midi(p), include_drums=include_drums)
 
 
 def _musicxml_root(p: Path):

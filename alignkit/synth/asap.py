@@ -33,6 +33,7 @@ import numpy as np
 
 from alignkit.exceptions import AnnotationError, CorpusError, ParameterError, ScoreError
 from alignkit.io.notes import Notes
+from alignkit.io.scores import midi_note_columns, parse_midi
 from alignkit.synth.demo import _flat_versions, write_notes_csv
 from alignkit.synth.render import render_notes
 
@@ -64,27 +65,11 @@ def read_midi_notes(path: str | os.PathLike) -> tuple[Notes, np.ndarray]:
     ScoreError
         If the file cannot be read or holds no notes.
     """
-    import pretty_midi
-
     path = Path(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            pm = pretty_midi.PrettyMIDI(str(path))
-    except Exception as exc:
-        raise ScoreError(path, f"cannot read MIDI: {exc}") from exc
-    start, end, pitch, vel, inst = [], [], [], [], []
-    events = []
-    for i, ins in enumerate(pm.instruments):
-        if ins.is_drum:
-            continue
-        for n in ins.notes:
-            start.append(n.start)
-            end.append(max(n.end, n.start))
-            pitch.append(n.pitch)
-            vel.append(n.velocity)
-            inst.append(i)
-        events.extend((c.time, c.value >= 64) for c in ins.control_changes if c.number == 64)
+    pm = parse_midi(path)
+    start, end, pitch, vel, inst = midi_note_columns(pm)
+    events = [(c.time, c.value >= 64) for ins in pm.instruments if not ins.is_drum
+              for c in ins.control_changes if c.number == 64]
     if not start:
         raise ScoreError(path, "no notes")
     notes = Notes.from_arrays(start, end, pitch, velocity=vel, instrument=inst, source=str(path))
