@@ -168,3 +168,39 @@ def _bad_call(kind):
 def test_bad_input_raises_parameter_error(kind):
     with pytest.raises(ParameterError):
         _bad_call(kind)()
+
+
+def test_real_fermata_beats_beethoven_17_1(shared_data, tmp_path):
+    """Two real performances (ASAP, rendered): the beats inside the Largo's held fermata chord."""
+    from alignkit.corpus import load_corpus
+    from alignkit.eval.metrics import alignment_errors
+    from alignkit.features import sync_features
+    from alignkit.io.audio import load_audio
+    from alignkit.synth.asap import render_asap
+
+    asap = shared_data / "asap"
+    if not (asap / "Beethoven" / "Piano_Sonatas" / "17-1_no_repeat" / "GuoE02M.mid").is_file():
+        pytest.skip(f"ASAP Beethoven 17-1 performances are absent from {asap}")
+    root = render_asap(asap, tmp_path / "asap", pieces=["Beethoven/Piano_Sonatas/17-1_no_repeat"],
+                       performances=["Giesbrecht02", "GuoE02M"], max_duration=16.0)
+    corpus = load_corpus(root)
+    work = corpus.works()[0]
+    feats, beats = [], []
+    for v in ("Giesbrecht02", "GuoE02M"):
+        y, sr = load_audio(corpus.get(work, v).path, sr=22050)
+        feats.append(sync_features(y, sr, frame_rate=RATE))
+        beats.append(corpus.get(work, v).read_annotations("beats").times)
+    k = int(np.searchsorted(beats[0], 12.0))  # away from the cut at 16 s
+    ta, tb = beats[0][:k], beats[1][:k]
+    # the fermata: A holds a chord from 7.91 s to 11.03 s; beats 8.95 and 9.99 have no onset
+    held = np.flatnonzero((ta > 8.5) & (ta < 10.5))
+    assert len(held) == 2
+    path = synchronize(feats[0], feats[1]).path
+    before = np.abs(alignment_errors(path, ta, tb, frame_rate_a=RATE, frame_rate_b=RATE))
+    out = refine_path(path, feats[0][1], feats[1][1])
+    after = np.abs(alignment_errors(out, ta, tb, frame_rate_a=RATE, frame_rate_b=RATE))
+    assert before[held].min() > 0.2  # the kinked DTW path: hundreds of ms off
+    assert after[held].max() < 0.03
+    others = np.setdiff1d(np.arange(k), held)
+    assert np.all(after[others] <= before[others] + 0.01)
+    validate_path(out, (len(feats[0][1].values), len(feats[1][1].values)))
