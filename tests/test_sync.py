@@ -184,3 +184,32 @@ def test_quantize_chroma_hand_computed_and_used_by_default():
     ref = synchronize((quantize_chroma(ca), da), (quantize_chroma(cb), db), quantize=False)
     np.testing.assert_array_equal(res.path, ref.path)
     assert res.info["quantize"] is True
+
+
+def test_chroma_and_onset_powers_hand_computed_and_passed_through():
+    rng = np.random.default_rng(7)
+    ca, cb = rng.random((150, 12)), rng.random((170, 12))
+    da, db = rng.random((150, 12)) ** 3, rng.random((170, 12)) ** 3
+    X, Y, _ = sync_inputs((ca, da), (cb, db), dlnco_weight=2.0, quantize=False, chroma_power=0.5,
+                          onset_power=0.25)
+    cu = ca ** 0.5 / np.linalg.norm(ca ** 0.5, axis=1, keepdims=True)
+    np.testing.assert_allclose(X[:, :12], cu, rtol=1e-5)
+    np.testing.assert_allclose(X[:, 12:], np.sqrt(2.0) * da ** 0.25, rtol=1e-5)
+    # the chroma power acts before the quantisation: same path as pre-compressed features
+    res = synchronize((ca, da), (cb, db), chroma_power=0.25, onset_power=0.5)
+    ref = synchronize((ca ** 0.25, da ** 0.5), (cb ** 0.25, db ** 0.5))
+    np.testing.assert_array_equal(res.path, ref.path)
+    assert res.info["chroma_power"] == 0.25 and res.info["onset_power"] == 0.5
+    # defaults leave the features alone, and the powers change the alignment of these inputs
+    plain = synchronize((ca, da), (cb, db))
+    assert plain.info["chroma_power"] == 1.0 and plain.info["onset_power"] == 1.0
+    assert not np.array_equal(plain.path, res.path)
+
+
+@pytest.mark.parametrize("bad", [0, -0.5, np.nan, np.inf, True, "0.5"])
+def test_bad_powers(bad):
+    c = np.random.default_rng(0).random((20, 12))
+    with pytest.raises(ParameterError, match="onset_power"):
+        synchronize((c, c), (c, c), onset_power=bad)
+    with pytest.raises(ParameterError, match="chroma_power"):
+        sync_inputs((c, c), (c, c), chroma_power=bad)
