@@ -432,12 +432,10 @@ def refine_time_map(path, onsets_a, onsets_b, *, frame_rate: float | None = None
             near |= np.isin(k, held) & (pts[:, 0] > anchors[np.clip(k, 0, None), 0])
         pts = np.concatenate([pts[~near], np.stack([fa, fb], axis=1)])
         pts = pts[np.lexsort((pts[:, 1], pts[:, 0]))]
-        keep = np.ones(len(pts), dtype=bool)
-        last = pts[0]
-        for r in range(1, len(pts)):  # anchors one frame apart can meet half-way: keep the first
-            if pts[r, 0] > last[0] and pts[r, 1] > last[1]:
-                last = pts[r]
-            else:
-                keep[r] = False
-        pts = pts[keep]
+        # anchors one frame apart can meet half-way: drop a point not beyond its predecessor
+        while len(pts) > 1:
+            bad = np.r_[False, np.any(np.diff(pts, axis=0) <= 0, axis=1)]
+            if not bad.any():
+                break
+            pts = pts[~bad]
     return TimeMap(points=pts / rate, strict=True)
