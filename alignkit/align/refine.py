@@ -25,13 +25,13 @@ between the last onset before the hold and the first one after it matches them f
 Measured on rendered ASAP performances (the 18 pairs of 90 s excerpts built by
 ``bench/bench_accuracy.py``'s ``build_corpus``; beats of A transferred to B), mean beat error:
 
-==================  =========  ============  =======================================
+==================  =========  ============  ==========================================
 path                ASAP (ms)  within 0.1 s  demo corpus audio-audio / score-audio (ms)
-==================  =========  ============  =======================================
+==================  =========  ============  ==========================================
 synchronize         25.2       95.8 %        40.9 / 60.6
 + refine_path       20.3       96.7 %        40.6 / 60.1
 + refine_time_map   19.4       96.7 %        40.4 / 59.0
-==================  =========  ============  =======================================
+==================  =========  ============  ==========================================
 
 Beethoven 17-1's fermatas and held chords go from 30.7 to 21.1 ms (a whole 6-minute
 performance pair: 47.6 -> 21.2 ms), dense textures (Bach) are unchanged (10.1 -> 9.8 ms), and
