@@ -51,6 +51,13 @@ DEFAULT_PIECES = [
     "Beethoven/Piano_Sonatas/17-1_no_repeat",
 ]
 SECTION = "## Accuracy (issue 6)"
+#: Non-default options of synchronize measured beside its defaults (main table rows).
+SYNC_OPTION_ROWS = [
+    ("alignkit synchronize, onset_power 0.35, dlnco_weight 0.5",
+     {"onset_power": 0.35, "dlnco_weight": 0.5}),
+    ("alignkit synchronize, chroma_power 0.25, onset_power 0.25 (solo piano)",
+     {"chroma_power": 0.25, "onset_power": 0.25}),
+]
 
 
 # ----------------------------------------------------------------------------- corpus
@@ -414,6 +421,10 @@ def main(argv=None):
     results["alignkit synchronize (default)"] = summarize_harness(
         from_harness(df, pairs, "sync", "chroma+dlnco")
     )
+    for name, opts in SYNC_OPTION_ROWS:
+        d = evaluate_corpus(corpus, methods=["sync"], features=["chroma+dlnco"], levels=("beats",),
+                            options={"sync": opts})
+        results[name] = summarize_harness(from_harness(d, pairs, "sync", "chroma+dlnco"))
     results["alignkit chroma+DLNCO, harness multiscale DTW"] = summarize_harness(
         from_harness(df, pairs, "mrmsdtw", "chroma+dlnco")
     )
