@@ -183,6 +183,46 @@ def run_librosa(corpus, pairs, sr: int = 22050, hop: int = 512):
     return out
 
 
+def run_sync_refine(corpus, pairs, variants, sr: int = 22050):
+    """synchronize (with each variant's options) followed by ``alignkit.align.refine.refine_path``.
+
+    Features (``sync_features``, 50 Hz) are computed once per version and counted in every pair
+    that uses them, as for the other methods. Returns ``{variant name: rows}`` (rows as
+    :func:`run_librosa`'s); ``{}`` when ``alignkit.align.refine`` is not available.
+    """
+    try:
+        from alignkit.align.refine import refine_path
+    except ImportError:
+        return {}
+    from alignkit.align.sync import synchronize
+    from alignkit.features import sync_features
+    from alignkit.io.audio import load_audio
+
+    feats = {}
+    for w, a, b in pairs:
+        for v in (a, b):
+            if (w, v) not in feats:
+                t0 = time.perf_counter()
+                y, _ = load_audio(corpus.get(w, v).path, sr=sr)
+                t1 = time.perf_counter()
+                c, d = sync_features(y, sr, frame_rate=50.0)
+                feats[(w, v)] = ((c, d), t1 - t0, time.perf_counter() - t1)
+    out = {}
+    for name, opts in variants:
+        rows = []
+        for w, a, b in pairs:
+            (fa, la, ta_), (fb, lb, tb_) = feats[(w, a)], feats[(w, b)]
+            t0 = time.perf_counter()
+            res = synchronize(fa, fb, **opts)
+            path = refine_path(res.path, fa[1], fb[1])
+            al = time.perf_counter() - t0
+            err = beat_errors(corpus, w, a, b, path, res.frame_rate, res.frame_rate)
+            rows.append({"work": w, "a": a, "b": b, "errors": err, "pair_s": la + lb + ta_ + tb_ + al,
+                         "features_s": ta_ + tb_, "align_s": al, "load_s": la + lb})
+        out[name] = rows
+    return out
+
+
 def run_synctoolbox(corpus, pairs, work_dir: Path, python: Path, timeout: int = 3000, reuse: bool = False):
     job_dir = work_dir / "sync_out"
     versions = {}
@@ -425,6 +465,10 @@ def main(argv=None):
         d = evaluate_corpus(corpus, methods=["sync"], features=["chroma+dlnco"], levels=("beats",),
                             options={"sync": opts})
         results[name] = summarize_harness(from_harness(d, pairs, "sync", "chroma+dlnco"))
+    refined = run_sync_refine(corpus, pairs, [("alignkit synchronize + refine_path", {})]
+                              + [(f"{n} + refine_path", o) for n, o in SYNC_OPTION_ROWS])
+    for name, rows in refined.items():
+        results[name] = summarize_errors(rows)
     results["alignkit chroma+DLNCO, harness multiscale DTW"] = summarize_harness(
         from_harness(df, pairs, "mrmsdtw", "chroma+dlnco")
     )
