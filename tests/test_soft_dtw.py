@@ -397,7 +397,9 @@ def test_gradient_buffer_is_the_only_band_sized_allocation():
     """Forward + backward allocate one float per stored cell (R, overwritten by E), not three."""
     import tracemalloc
 
-    n, band = 400, 20
+    # long enough that the kernels' fixed scratch (strip x block buffers, ~0.4 MB) is small next
+    # to one band
+    n, band = 5000, 20
     C = torch.tensor(_rand(n, n, seed=22), requires_grad=True)
     soft_dtw(C, gamma=1.0, band=band).backward()  # compile / warm up
     C.grad = None
@@ -410,5 +412,95 @@ def test_gradient_buffer_is_the_only_band_sized_allocation():
         tracemalloc.stop()
     cell = 8 * n * W  # one float64 band
     # tracemalloc sees the kernels' numpy buffers (not torch's): R, reused for E, and row
-    # buffers; the former layout (two soft-min weights per cell) traced twice this
+    # and block buffers; the former layout (two soft-min weights per cell) traced twice this
     assert cell <= peak < cell + cell // 2, (peak, cell)
+
+
+# ----------------------------------------------------------------------------- strip / block kernels
+
+
+def _grad_dp(C, gamma, weights, mask, subsequence):
+    """Textbook expected alignment (Cuturi & Blondel's backward recursion, pull form) in float64."""
+    value, R = naive.soft_dtw_dp(C, gamma, weights=weights, mask=mask, subsequence=subsequence)
+    n, m = C.shape
+    Cm = np.where(mask, C, np.inf)
+    steps = ((1, 1), (1, 0), (0, 1))
+    G = np.zeros((n, m))
+    if subsequence:
+        last = R[n - 1]
+        ok = np.isfinite(last)
+        G[n - 1, ok] = np.exp(-(last[ok] - value) / gamma)
+    else:
+        G[n - 1, m - 1] = 1.0
+    E = np.zeros((n, m))
+    for i in range(n - 1, -1, -1):
+        for j in range(m - 1, -1, -1):
+            if not np.isfinite(R[i, j]):
+                continue
+            for (di, dj), w in zip(steps, weights, strict=True):
+                a, b = i + di, j + dj
+                if a < n and b < m and np.isfinite(w) and np.isfinite(R[a, b]):
+                    if subsequence and a == 0:
+                        continue  # row 0 cells are starts: nothing flows into them
+                    G[i, j] += G[a, b] * math.exp((R[a, b] - R[i, j] - w * Cm[a, b]) / gamma)
+            if i == 0 and (subsequence or j == 0):
+                E[i, j] = G[i, j]
+                continue
+            f = 0.0
+            for (di, dj), w in zip(steps, weights, strict=True):
+                a, b = i - di, j - dj
+                if a >= 0 and b >= 0 and np.isfinite(w) and np.isfinite(R[a, b]):
+                    f += w * math.exp((R[i, j] - R[a, b] - w * Cm[i, j]) / gamma)
+            E[i, j] = G[i, j] * f
+    return value, E
+
+
+def _staircase_mask(n, m, rng):
+    """A random monotone region with jumps: windows whose ends move by several columns at once."""
+    lo = np.sort(rng.integers(0, m, n))
+    lo[0] = 0
+    width = rng.integers(1, max(2, m // 3), n)
+    hi = np.maximum.accumulate(np.minimum(lo + width, m))
+    hi[-1] = m
+    hi = np.maximum(hi, np.r_[lo[1:] + 1, m])  # consecutive windows overlap: the end is reachable
+    hi = np.minimum(hi, m)
+    return _windows_to_mask(lo, hi, m)
+
+
+@pytest.mark.parametrize("weights", WEIGHTS)
+@pytest.mark.parametrize("subsequence", [False, True])
+def test_strip_and_block_sizes_match_the_textbook_recursion(weights, subsequence):
+    """The kernels sweep strips of S rows, anti-diagonal by anti-diagonal, in blocks of T steps;
+    value and expected alignment must not depend on S or T (strip and block seams, rows whose
+    windows jump by several columns, empty lanes), and equal the plain float64 recursion."""
+    from alignkit.align._kernels import softdtw_cpu as K
+
+    rng = np.random.default_rng(7)
+    n, m = 23, 31
+    C = rng.random((n, m)) * 2
+    masks = {
+        "dense": np.ones((n, m), bool),
+        "band": _windows_to_mask(*sakoe_chiba_window(n, m, 3), m),
+        "staircase": _staircase_mask(n, m, rng),
+    }
+    for name, mask in masks.items():
+        lo, hi = mask_window(mask)
+        W = int((hi - lo).max())
+        Cb = np.full((n, W), np.inf)
+        for i in range(n):
+            for k in range(hi[i] - lo[i]):
+                j = lo[i] + k
+                Cb[i, k] = C[i, j] if mask[i, j] else np.inf
+        gamma = 0.7
+        want_v, want_E = _grad_dp(C, gamma, weights, mask, subsequence)
+        wd, wv, wh = weights
+        for S, T in [(1, 1), (2, 3), (3, 2), (5, 7), (7, 1), (128, 64)]:
+            R = np.empty((n, W))
+            endw = np.zeros(W)
+            v = K._forward_one(Cb, lo, hi, n, m, gamma, wd, wv, wh, subsequence, True, R, endw, S, T)
+            assert v == pytest.approx(want_v, rel=1e-12), (name, S, T)
+            K._backward_one(Cb, R, lo, hi, n, m, gamma, wd, wv, wh, subsequence, endw, 1.0, S, T)
+            E = np.zeros((n, m))
+            for i in range(n):
+                E[i, lo[i]:hi[i]] = R[i, : hi[i] - lo[i]]
+            np.testing.assert_allclose(E, want_E, rtol=1e-10, atol=1e-12, err_msg=f"{name} S={S} T={T}")

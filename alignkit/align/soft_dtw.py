@@ -358,8 +358,10 @@ def _forward(Cb, lo, hi, n, m, gamma, weights, subseq, backend, need_grad):
     R = np.empty((B, N, W) if need_grad else (1, 1, 1), dtype=C.dtype)
     endw = np.zeros((B, W), dtype=C.dtype)
     out = np.empty(B, dtype=C.dtype)
+    ft = C.dtype.type  # scalars in the array's precision: float32 input runs float32 arithmetic
     _cpu.pick("sdtw_forward", B, C.size)(
-        C, _np(lo), _np(hi), _np(n), _np(m), gamma, wd, wv, wh, subseq, need_grad, R, endw, out
+        C, _np(lo), _np(hi), _np(n), _np(m), ft(gamma), ft(wd), ft(wv), ft(wh), subseq, need_grad, R, endw,
+        out,
     )
     return torch.from_numpy(out), [R, endw]
 
@@ -375,8 +377,9 @@ def _backward(state, Cb, lo, hi, n, m, gamma, weights, subseq, backend, gout):
         R, endw = _forward(Cb, lo, hi, n, m, gamma, weights, subseq, backend, True)[1]
     state[0] = None  # the kernel turns R into E in place
     g = gout.detach().to(Cb.dtype).contiguous().numpy()
+    ft = R.dtype.type
     _cpu.pick("sdtw_backward", R.shape[0], R.size)(
-        _np(Cb), R, _np(lo), _np(hi), _np(n), _np(m), gamma, wd, wv, wh, subseq, endw, g
+        _np(Cb), R, _np(lo), _np(hi), _np(n), _np(m), ft(gamma), ft(wd), ft(wv), ft(wh), subseq, endw, g
     )
     return torch.from_numpy(R)
 

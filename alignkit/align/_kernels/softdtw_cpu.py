@@ -9,20 +9,29 @@ band, a band around a coarse path or a mask are other windows (masked cells insi
 hold ``+inf``). Windows are non-decreasing in both ends (the wrapper makes them so), and
 ``n[b]``, ``m[b]`` are the true lengths of item ``b``.
 
-Forward: the recursion of :mod:`alignkit.align._kernels.naive` with two row buffers, so the
-value alone needs O(W) extra memory. When a gradient is wanted, the rows of ``R`` are kept in
-a ``(B, N, W)`` buffer (one float per stored cell); nothing else is stored.
+Sweep
+-----
+Rows are processed in strips of ``STRIP`` rows; inside a strip, step ``t`` evaluates every cell
+``(i0 + s, t - s)`` of the strip at once, i.e. one anti-diagonal. Its cells depend only on the two
+previous steps, so the loop over them has no carried dependency and numba/LLVM turns it into SIMD
+code, with ``exp`` and ``log`` written from arithmetic alone (``_ex``, ``_lg``; float32 input keeps
+every operation in float32 and runs twice the lanes). A row sweep instead chains every cell on its
+left neighbour through an ``exp`` and a ``log`` and runs at the latency of those calls. Costs and
+``R`` move between the row-banded arrays and small per-strip block buffers (``BLOCK`` steps x
+``STRIP`` lanes) in contiguous row runs, never one strided cell at a time.
 
-Backward (Cuturi & Blondel, 2017, Algorithm 2, in push form): cells are visited in reverse
-order; each cell recomputes its soft-min weights ``p = exp(-(R[pred] + w C - R[s]) / gamma)``
-from its own and its predecessors' ``R`` and its cost (three independent exponentials without
-branches, measured ~10 % faster than two plus a division and a branch on the smallest; since
-``R[s] <= min``, no exponent is positive beyond rounding, so nothing can overflow), pushes ``G * p`` to its predecessors and
-writes ``E = G * sum_k w_k p_k`` over its own ``R``, which nothing reads any more. The gradient
-therefore lives in the forward's buffer: O(B N W) memory for the pair of passes.
+Forward: the recursion of :mod:`alignkit.align._kernels.naive`; the value alone needs O(W + STRIP
+BLOCK) extra memory. When a gradient is wanted, ``R`` is kept in a ``(B, N, W)`` buffer (one float
+per stored cell); nothing else is stored.
 
-Batches are parallel over items (``prange``): a parallel wavefront inside one matrix is far
-slower on CPUs than the serial row sweep.
+Backward (Cuturi & Blondel, 2017, Algorithm 2, in push form), strips bottom-up and steps in reverse:
+each cell recomputes its soft-min weights ``p = exp(-(R[pred] + w C - R[s]) / gamma)`` from its own
+and its predecessors' ``R`` and its cost (``R[s] <= min``, so no exponent is positive beyond
+rounding), pushes ``G * p`` to its predecessors and gets ``E = G * sum_k w_k p_k``, which is written
+over its ``R`` once its block is done (nothing reads it any more). The gradient therefore lives in
+the forward's buffer: O(B N W) memory for the pair of passes.
+
+Batches are parallel over items (``prange``).
 """
 
 from __future__ import annotations
@@ -30,7 +39,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload, register_jitable
 
 __all__ = [
     "sdtw_forward",
@@ -49,234 +59,440 @@ PARALLEL_MIN_CELLS = 1_000_000
 _INF = np.inf
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _softmin3(xd, xv, xh, inv):
-    """Shift and the two non-minimal exponentials of a soft-min of three.
+# ----------------------------------------------------------------------------- vector maths
+# The recursions below evaluate whole anti-diagonals of a strip at once; numba/LLVM turns those
+# loops into SIMD code only if no call to libm is left inside, so exp and log are written here
+# from arithmetic alone (Cody-Waite range reduction + Taylor polynomial for exp; the atanh series
+# for log on [1, 3], the only range the soft-min needs). Both are accurate to ~1 ulp in float64
+# (~1e-7 relative in float32); the float32 twins keep every operation in float32, so the loops run
+# twice as many lanes. ``reassoc`` must stay off: the rounding trick ``(t + K) - K`` is exactly
+# what re-association would fold away, and ``nnan``/``ninf`` must stay off: +inf marks masked cells.
+_FM = {"contract", "nsz"}
 
-    Returns ``(mn, which, ea, eb)``: the minimum, which candidate it is (0 diagonal, 1 vertical,
-    2 horizontal) and ``exp(-(o - mn) / gamma)`` of the other two in order (d, v, h minus the
-    minimum). The minimum contributes ``exp(0) = 1``, so only two exponentials are needed; a term
-    more than 40 gamma above the minimum adds < 5e-18 to the sum and is skipped (this also skips
-    ``exp(-inf)`` at borders and on disabled steps).
+
+def _ex(z):  # pragma: no cover - replaced by the overload below inside jitted code
+    """``exp(z)`` for ``z <= ~0`` (exactly 0 below the smallest normal result)."""
+    return math.exp(z) if z > -700.0 else 0.0
+
+
+def _lg(s):  # pragma: no cover - replaced by the overload below inside jitted code
+    """``log(s)`` for ``1 <= s <= 3``."""
+    return math.log(s)
+
+
+@register_jitable(inline="always")
+def _ex64(z):
+    x = max(z, -700.0)
+    t = x * 1.4426950408889634  # log2(e)
+    k = t + 6755399441055744.0  # 1.5 * 2**52: rounds t to an integer in the low mantissa bits
+    n = k - 6755399441055744.0
+    r = x - n * 0.6931471803691238 - n * 1.9082149292705877e-10  # x - n ln2, ln2 split in two
+    p = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (
+        1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880 + r * (
+            1.0 / 3628800 + r * (1.0 / 39916800 + r * (1.0 / 479001600))))))))))))
+    scale = (np.float64(k).view(np.int64) + np.int64(1023)) << np.int64(52)  # 2**n
+    v = p * np.int64(scale).view(np.float64)
+    return v if z >= -700.0 else 0.0
+
+
+@register_jitable(inline="always")
+def _ex32(z):
+    x = max(z, np.float32(-87.0))
+    t = x * np.float32(1.442695)
+    k = t + np.float32(12582912.0)  # 1.5 * 2**23
+    n = k - np.float32(12582912.0)
+    r = x - n * np.float32(0.693359375) - n * np.float32(-2.12194440e-4)
+    p = np.float32(1.0) + r * (np.float32(1.0) + r * (np.float32(0.5) + r * (np.float32(1.0 / 6) + r * (
+        np.float32(1.0 / 24) + r * (np.float32(1.0 / 120) + r * (np.float32(1.0 / 720) + r * np.float32(
+            1.0 / 5040)))))))
+    scale = (np.float32(k).view(np.int32) + np.int32(127)) << np.int32(23)
+    v = p * np.int32(scale).view(np.float32)
+    return v if z >= np.float32(-87.0) else np.float32(0.0)
+
+
+@register_jitable(inline="always")
+def _lg64(s):
+    big = s > 1.4142135623730951
+    m = s * 0.5 if big else s  # m in [0.707, 1.5]
+    t = (m - 1.0) / (m + 1.0)  # |t| <= 0.2
+    u = t * t
+    q = 1.0 + u * (1.0 / 3 + u * (1.0 / 5 + u * (1.0 / 7 + u * (1.0 / 9 + u * (1.0 / 11 + u * (
+        1.0 / 13 + u * (1.0 / 15 + u * (1.0 / 17 + u * (1.0 / 19 + u * (1.0 / 21 + u * (1.0 / 23)))))))))))
+    return 2.0 * t * q + (0.6931471805599453 if big else 0.0)
+
+
+@register_jitable(inline="always")
+def _lg32(s):
+    big = s > np.float32(1.4142135)
+    m = s * np.float32(0.5) if big else s
+    t = (m - np.float32(1.0)) / (m + np.float32(1.0))
+    u = t * t
+    q = np.float32(1.0) + u * (np.float32(1.0 / 3) + u * (np.float32(1.0 / 5) + u * (
+        np.float32(1.0 / 7) + u * (np.float32(1.0 / 9) + u * np.float32(1.0 / 11)))))
+    return np.float32(2.0) * t * q + (np.float32(0.6931472) if big else np.float32(0.0))
+
+
+@overload(_ex, inline="always")
+def _ov_ex(z):
+    if isinstance(z, types.Float) and z.bitwidth == 32:
+        return lambda z: _ex32(z)
+    return lambda z: _ex64(z)
+
+
+@overload(_lg, inline="always")
+def _ov_lg(s):
+    if isinstance(s, types.Float) and s.bitwidth == 32:
+        return lambda s: _lg32(s)
+    return lambda s: _lg64(s)
+
+
+# ----------------------------------------------------------------------------- strips
+# Rows are processed in strips of STRIP rows; inside a strip, step ``t`` computes every cell
+# (i0 + s, t - s), i.e. one anti-diagonal, from the two previous steps (held in small lane
+# buffers; lane ``s`` sits at index ``s + 1``, index 0 is the row above the strip). The cells of
+# a step are independent, so the loop over lanes is vectorised; the costs are gathered from and
+# R/E scattered to the row-banded layout, so nothing of size O(N W) is added to the one ``R``
+# buffer (which the backward overwrites with E, as before).
+STRIP = 128
+BLOCK = 64  # steps per block: a strip's costs and R move between rows and blocks in runs
+
+
+@njit(cache=True, nogil=True, fastmath=_FM, error_model="numpy", inline="always")
+def _fwd_step(a2, a1, a1h, cb, rn, wd, wv, wh, gamma, inv, inf, use_d, use_v, use_h):
+    """Evaluate one anti-diagonal of the forward recursion (SIMD).
+
+    ``rn[s]`` from its diagonal (``a2[s]``), vertical (``a1[s]``) and horizontal (``a1h[s]``)
+    predecessors and its cost ``cb[s]``.
     """
-    if xd <= xv and xd <= xh:
-        mn = xd
-        oa = xv
-        ob = xh
-        which = 0
-    elif xv <= xh:
-        mn = xv
-        oa = xd
-        ob = xh
-        which = 1
-    else:
-        mn = xh
-        oa = xd
-        ob = xv
-        which = 2
-    da = (oa - mn) * inv
-    db = (ob - mn) * inv
-    ea = math.exp(-da) if da < 40.0 else 0.0
-    eb = math.exp(-db) if db < 40.0 else 0.0
-    return mn, which, ea, eb
+    for s in range(rn.shape[0]):
+        c = cb[s]
+        xd = a2[s] + wd * c if use_d else inf
+        xv = a1[s] + wv * c if use_v else inf
+        xh = a1h[s] + wh * c if use_h else inf
+        # sort the three without branches: the minimum's own term is exp(0) = 1
+        l1 = min(xd, xv)
+        mn = min(l1, xh)
+        o1 = max(l1, xh)
+        o2 = max(xd, xv)
+        e = _ex((mn - o1) * inv) + _ex((mn - o2) * inv)
+        r = mn - gamma * _lg(e + gamma / gamma)
+        rn[s] = r if mn < inf else inf
 
 
-@njit(cache=True, nogil=True)
-def _forward_one(C, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, need_grad, R, endw, prev, cur):
-    inv = 1.0 / gamma
-    use_d = wd < _INF
-    use_v = wv < _INF
-    use_h = wh < _INF
-    plo = 0
-    phi = 0
-    for i in range(nn):
-        lo_i = lo[i]
-        hi_i = hi[i]
-        if need_grad:  # the rows of R are the row buffers: R is all the backward pass needs
-            cur = R[i]
-        for j in range(lo_i, hi_i):
-            k = j - lo_i
-            c = C[i, k]
-            if i == 0 and (subseq or j == 0):
-                cur[k] = c
-                continue
-            xd = _INF
-            xv = _INF
-            xh = _INF
-            if i > 0:
-                if use_d and j - 1 >= plo and j - 1 < phi:
-                    xd = prev[j - 1 - plo] + wd * c
-                if use_v and j >= plo and j < phi:
-                    xv = prev[j - plo] + wv * c
-            if use_h and k > 0:
-                xh = cur[k - 1] + wh * c
-            mn, which, ea, eb = _softmin3(xd, xv, xh, inv)
-            if not (mn < _INF) or not (c < _INF):
-                cur[k] = _INF
-                continue
-            # log(1 + t), not log1p(t): t's own precision is irrelevant next to the ulp of mn, and
-            # log is ~1.7x faster than log1p here (13 vs 22 ns), on the serial critical path
-            cur[k] = mn - gamma * math.log(1.0 + ea + eb)
-        tmp = prev
-        prev = cur
-        cur = tmp
-        plo = lo_i
-        phi = hi_i
-    # the last row now lives in ``prev`` with window [plo, phi)
+@njit(cache=True, nogil=True, fastmath=_FM, error_model="numpy", inline="always")
+def _bwd_step(q0, q1, q1h, q2, gc, cb, eb, gpd, gpv, gph, wd, wv, wh, wde, wve, wdh, inv, inf, zero,
+              use_d, use_v, use_h):
+    """Evaluate one anti-diagonal of the backward pass (SIMD).
+
+    The soft-min weights of each cell's three predecessors, its ``E`` and the shares ``G p`` it
+    pushes to them.
+    """
+    for s in range(eb.shape[0]):
+        c = cb[s]
+        r = q0[s]
+        g = gc[s]
+        fin = r < inf
+        pd = _ex((r - (q2[s] + wd * c)) * inv) if (use_d and fin) else zero
+        pv = _ex((r - (q1[s] + wv * c)) * inv) if (use_v and fin) else zero
+        ph = _ex((r - (q1h[s] + wh * c)) * inv) if (use_h and fin) else zero
+        eb[s] = g * (wde * pd + wve * pv + wdh * ph)
+        gpd[s] = g * pd
+        gpv[s] = g * pv
+        gph[s] = g * ph
+
+
+@njit(cache=True, nogil=True, fastmath=_FM, error_model="numpy", inline="always")
+def _acc(dst, src):
+    for s in range(dst.shape[0]):
+        dst[s] += src[s]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _lanes(lo, hi, i0, ns, t0, nsteps, SA, SB):
+    """Find the active lanes of each step of a strip.
+
+    Lane ``s`` at step ``t`` holds cell (i0+s, t-s), in the window iff ``lo <= t - s < hi``;
+    they form ``[SA, SB]`` (empty when SA > SB).
+    """
+    sa = 0
+    sb = -1
+    for q in range(nsteps):
+        t = t0 + q
+        while sb + 1 < ns and lo[i0 + sb + 1] + sb + 1 <= t:
+            sb += 1
+        while sa < ns and hi[i0 + sa] + sa <= t:
+            sa += 1
+        SA[q] = sa
+        SB[q] = sb
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _block_gather(M, lo, hi, i0, ns, ta, tb, out, laneoff):
+    """Copy the window cells of steps ``[ta, tb)`` into a block: ``out[t - ta, s + laneoff]``.
+
+    ``= M[i0 + s, t - s - lo]``; each row's cells are read as one contiguous run (rows of a strip
+    are far apart in memory; reading them one anti-diagonal at a time costs a cache and TLB miss
+    per cell).
+    """
+    for s in range(ns):
+        i = i0 + s
+        a = max(ta - s, lo[i])
+        b = min(tb - s, hi[i])
+        for j in range(a, b):
+            out[j + s - ta, s + laneoff] = M[i, j - lo[i]]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _block_scatter(M, lo, hi, i0, ns, ta, tb, src, laneoff, scale):
+    """Inverse of :func:`_block_gather`: ``M[i0 + s, t - s - lo] = scale * src[t - ta, s + laneoff]``."""
+    for s in range(ns):
+        i = i0 + s
+        a = max(ta - s, lo[i])
+        b = min(tb - s, hi[i])
+        for j in range(a, b):
+            M[i, j - lo[i]] = src[j + s - ta, s + laneoff] * scale
+
+
+@njit(cache=True, nogil=True, fastmath=_FM, error_model="numpy")
+def _forward_one(C, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, need_grad, R, endw, S, T):
+    one = gamma / gamma
+    zero = gamma - gamma
+    inf = one / zero
+    inv = one / gamma
+    use_d = wd < inf
+    use_v = wv < inf
+    use_h = wh < inf
+    dt = C.dtype
+    P = np.empty(mm + 2, dt)  # R of the row above the strip, absolute columns
+    Pn = np.empty(mm + 2, dt)
+    P[:] = inf
+    # DR[t - ta + 2, s + 1]: R of lane s at step t of the current block of T steps (rows 0, 1: the
+    # two steps before it); column 0 is the row above the strip at column t + 1
+    DR = np.empty((T + 2, S + 2), dt)
+    DC = np.empty((T, S + 1), dt)
+    nst = hi[nn - 1] + S + 1 if nn > 0 else 1
+    SA = np.empty(nst, np.int64)
+    SB = np.empty(nst, np.int64)
+    for i0 in range(0, nn, S):
+        ns = min(S, nn - i0)
+        jmin = lo[i0]
+        t1 = hi[i0 + ns - 1] + ns - 1  # one past the last step
+        _lanes(lo, hi, i0, ns, jmin, t1 - jmin, SA, SB)
+        Pn[:] = inf
+        DR[0:2, :] = inf
+        DR[1, 0] = P[jmin]
+        if jmin >= 1:
+            DR[0, 0] = P[jmin - 1]
+        ta = jmin
+        while ta < t1:
+            tb = min(ta + T, t1)
+            DR[2:, :] = inf
+            DC[:, :] = inf
+            _block_gather(C, lo, hi, i0, ns, ta, tb, DC, 0)
+            for t in range(ta, tb):
+                r = t - ta + 2
+                sa = SA[t - jmin]
+                sb = SB[t - jmin]
+                qa = max(sa - 1, 0)  # one inactive lane on each side becomes +inf
+                qb = min(sb + 1, ns - 1)
+                if qa <= qb:
+                    _fwd_step(DR[r - 2, qa:qb + 1], DR[r - 1, qa:qb + 1], DR[r - 1, qa + 1:qb + 2],
+                              DC[r - 2, qa:qb + 1], DR[r, qa + 1:qb + 2], wd, wv, wh, gamma, inv, inf,
+                              use_d, use_v, use_h)
+                if i0 == 0 and sa == 0 and sb >= 0 and (subseq or t == 0):
+                    DR[r, 1] = DC[r - 2, 0]  # a start cell: R = C
+                DR[r, 0] = P[t + 1] if t + 1 < mm else inf
+            if need_grad:
+                _block_scatter(R, lo, hi, i0, ns, ta, tb, DR[2:], 1, one)
+            s = ns - 1  # the strip's last row, for the next strip
+            i = i0 + s
+            for j in range(max(ta - s, lo[i]), min(tb - s, hi[i])):
+                Pn[j] = DR[j + s - ta + 2, ns]
+            DR[0, :] = DR[tb - ta, :]
+            DR[1, :] = DR[tb - ta + 1, :]
+            ta = tb
+        tmp = P
+        P = Pn
+        Pn = tmp
+    # P now holds the last row of R (absolute columns, +inf outside its window)
+    if nn == 0:
+        return inf
+    plo = lo[nn - 1]
+    phi = hi[nn - 1]
     if subseq:
-        mn = _INF
-        for k in range(phi - plo):
-            if prev[k] < mn:
-                mn = prev[k]
-        if not (mn < _INF):
+        mn = inf
+        for j in range(plo, phi):
+            if P[j] < mn:
+                mn = P[j]
+        if not (mn < inf):
             for k in range(phi - plo):
-                endw[k] = 0.0
-            return _INF
-        s = 0.0
+                endw[k] = zero
+            return inf
+        tot = zero
+        for j in range(plo, phi):
+            e = math.exp((mn - P[j]) * inv)
+            endw[j - plo] = e
+            tot += e
         for k in range(phi - plo):
-            e = math.exp((mn - prev[k]) * inv)
-            endw[k] = e
-            s += e
-        for k in range(phi - plo):
-            endw[k] /= s
-        return mn - gamma * math.log(s)
-    return prev[mm - 1 - plo]
+            endw[k] /= tot
+        return mn - gamma * math.log(tot)
+    return P[mm - 1]
+
+
+@njit(cache=True, nogil=True, fastmath=_FM, error_model="numpy")
+def _backward_one(C, R, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, endw, gout, S, T):
+    """Overwrite ``R`` (the forward's accumulated cost) with ``E = gout * dvalue / dC``.
+
+    Push form (Cuturi & Blondel, 2017, Algorithm 2): strips bottom-up, steps (anti-diagonals) in
+    reverse, in blocks of ``T`` steps; when a cell is reached every successor has pushed its share
+    into its ``G``; the cell recomputes its soft-min weights ``p_k = exp((R - R_pred_k - w_k C) /
+    gamma)``, gets ``E = G sum_k w_k p_k`` (written over its ``R`` once the block is done: no later
+    cell reads it) and pushes ``G p_k`` to its predecessors; pushes across the strip's top row go
+    through ``gup`` (absolute columns).
+    """
+    one = gamma / gamma
+    zero = gamma - gamma
+    inf = one / zero
+    inv = one / gamma
+    use_d = wd < inf
+    use_v = wv < inf
+    use_h = wh < inf
+    wde = wd if use_d else zero  # weights in E's sum: a disabled step contributes nothing
+    wve = wv if use_v else zero
+    wdh = wh if use_h else zero
+    dt = R.dtype
+    N = R.shape[0]
+    W = R.shape[1]
+    for i in range(nn, N):
+        for k in range(W):
+            R[i, k] = zero
+    for i in range(nn):
+        for k in range(hi[i] - lo[i], W):
+            R[i, k] = zero
+    if nn == 0:
+        return
+    gdown = np.zeros(mm + 2, dt)  # G pushed into the strip's last row from below
+    gup = np.zeros(mm + 2, dt)
+    plo = lo[nn - 1]
+    if subseq:
+        for k in range(hi[nn - 1] - plo):
+            gdown[plo + k] = endw[k]
+    else:
+        gdown[mm - 1] = one
+    # rows t - ta + 2 for steps [ta - 2, tb) of a block; column s + 1 for lane s, 0 for the row above
+    QB = np.empty((T + 2, S + 2), dt)  # R
+    GB = np.zeros((T + 2, S + 2), dt)  # G
+    g0 = np.empty(S + 2, dt)
+    g1 = np.empty(S + 2, dt)
+    DC = np.empty((T, S + 1), dt)
+    EB = np.empty((T, S + 1), dt)
+    gpd = np.empty(S + 1, dt)
+    gpv = np.empty(S + 1, dt)
+    gph = np.empty(S + 1, dt)
+    nst = hi[nn - 1] + S + 1
+    SA = np.empty(nst, np.int64)
+    SB = np.empty(nst, np.int64)
+    last0 = ((nn - 1) // S) * S
+    for i0 in range(last0, -1, -S):
+        ns = min(S, nn - i0)
+        jmin = lo[i0]
+        t1 = hi[i0 + ns - 1] + ns - 1
+        _lanes(lo, hi, i0, ns, jmin, t1 - jmin, SA, SB)
+        up_lo = lo[i0 - 1] if i0 > 0 else 0
+        up_hi = hi[i0 - 1] if i0 > 0 else 0
+        for k in range(mm + 2):
+            gup[k] = zero
+        GB[:, :] = zero
+        tb = t1
+        while tb > jmin:
+            ta = max(tb - T, jmin)
+            QB[:, :] = inf
+            _block_gather(R, lo, hi, i0, ns, ta - 2, tb, QB, 1)
+            for t in range(ta - 2, tb):
+                QB[t - ta + 2, 0] = R[i0 - 1, t + 1 - up_lo] if (i0 > 0 and up_lo <= t + 1 < up_hi) else inf
+            DC[:, :] = inf
+            _block_gather(C, lo, hi, i0, ns, ta, tb, DC, 0)
+            for t in range(tb - 1, ta - 1, -1):
+                r = t - ta + 2
+                sa = SA[t - jmin]
+                sb = SB[t - jmin]
+                if sb == ns - 1 and sa <= sb:
+                    GB[r, ns] += gdown[t - ns + 1]
+                if sa <= sb:
+                    _bwd_step(QB[r, sa + 1:sb + 2], QB[r - 1, sa:sb + 1], QB[r - 1, sa + 1:sb + 2],
+                              QB[r - 2, sa:sb + 1], GB[r, sa + 1:sb + 2], DC[r - 2, sa:sb + 1],
+                              EB[r - 2, sa:sb + 1], gpd[sa:sb + 1], gpv[sa:sb + 1], gph[sa:sb + 1],
+                              wd, wv, wh, wde, wve, wdh, inv, inf, zero, use_d, use_v, use_h)
+                    if i0 == 0 and sa == 0 and (subseq or t == 0):
+                        # a start cell: dR/dC = 1, no predecessors
+                        EB[r - 2, 0] = GB[r, 1] if QB[r, 1] < inf else zero
+                        gpd[0] = zero
+                        gpv[0] = zero
+                        gph[0] = zero
+                    _acc(GB[r - 1, sa + 1:sb + 2], gph[sa:sb + 1])
+                    _acc(GB[r - 1, sa:sb + 1], gpv[sa:sb + 1])
+                    _acc(GB[r - 2, sa:sb + 1], gpd[sa:sb + 1])
+                if i0 > 0 and t + 1 < mm:  # lane -1 (the row above) at step t is column t + 1
+                    gup[t + 1] += GB[r, 0]
+            _block_scatter(R, lo, hi, i0, ns, ta, tb, EB, 0, gout)
+            if ta == jmin:  # the row above at the two steps before the strip's first
+                if i0 > 0:
+                    for t in range(jmin - 2, jmin):
+                        if 0 <= t + 1 < mm:
+                            gup[t + 1] += GB[t - ta + 2, 0]
+            else:  # carry G of steps ta - 2, ta - 1 into the next block
+                ta2 = max(ta - T, jmin)
+                g0[:] = GB[0, :]
+                g1[:] = GB[1, :]
+                GB[:, :] = zero
+                GB[ta - ta2, :] = g0
+                GB[ta - ta2 + 1, :] = g1
+            tb = ta
+        tmp = gdown
+        gdown = gup
+        gup = tmp
 
 
 @njit(cache=True, parallel=True)
 def sdtw_forward(Cb, lo, hi, n, m, gamma, wd, wv, wh, subseq, need_grad, R, endw, out):
-    """Soft-DTW values of a batch (see the module docstring); fills ``out``, ``endw`` and,
-    when ``need_grad``, the banded accumulated cost ``R`` (same layout as ``Cb``)."""
+    """Compute the soft-DTW values of a batch (see the module docstring).
+
+    Fills ``out``, ``endw`` and, when ``need_grad``, the banded accumulated cost ``R`` (same
+    layout as ``Cb``).
+    """
     B = Cb.shape[0]
-    W = Cb.shape[2]
     for b in prange(B):
-        prev = np.empty(W, dtype=Cb.dtype)
-        cur = np.empty(W, dtype=Cb.dtype)
         rb = R[b] if need_grad else R[0]
-        eb = endw[b]
-        out[b] = _forward_one(
-            Cb[b], lo[b], hi[b], n[b], m[b], gamma, wd, wv, wh, subseq, need_grad, rb, eb, prev, cur
-        )
+        out[b] = _forward_one(Cb[b], lo[b], hi[b], n[b], m[b], gamma, wd, wv, wh, subseq, need_grad, rb,
+                              endw[b], STRIP, BLOCK)
 
 
 @njit(cache=True)
 def sdtw_forward_serial(Cb, lo, hi, n, m, gamma, wd, wv, wh, subseq, need_grad, R, endw, out):
     """Run :func:`sdtw_forward` serially (no thread-pool start-up for small problems)."""
     B = Cb.shape[0]
-    W = Cb.shape[2]
-    for b in prange(B):
-        prev = np.empty(W, dtype=Cb.dtype)
-        cur = np.empty(W, dtype=Cb.dtype)
+    for b in range(B):
         rb = R[b] if need_grad else R[0]
-        eb = endw[b]
-        out[b] = _forward_one(
-            Cb[b], lo[b], hi[b], n[b], m[b], gamma, wd, wv, wh, subseq, need_grad, rb, eb, prev, cur
-        )
-
-
-@njit(cache=True, nogil=True)
-def _backward_one(C, R, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, endw, gout, gc, gp):
-    """Overwrite ``R`` (the forward's accumulated cost) with ``E = gout * dvalue / dC``.
-
-    Push form: cells are visited in reverse order (rows bottom-up, columns right to left), so
-    when cell ``s`` is reached every successor has pushed its share into ``G[s]``; ``s`` then
-    recomputes its soft-min weights from its own and its predecessors' ``R``, pushes ``G[s] p`` to them and writes ``E[s]`` over ``R[s]``,
-    which no later cell reads (its successors are done, its predecessors only read theirs).
-    """
-    inv = 1.0 / gamma
-    use_d = wd < _INF
-    use_v = wv < _INF
-    use_h = wh < _INF
-    N = R.shape[0]
-    W = R.shape[1]
-    for i in range(nn, N):
-        for k in range(W):
-            R[i, k] = 0.0
-    for k in range(W):
-        gc[k] = 0.0
-    if nn == 0:
-        return
-    lo_l = lo[nn - 1]
-    for k in range(hi[nn - 1] - lo_l):
-        if subseq:
-            gc[k] = endw[k]
-        elif lo_l + k == mm - 1:
-            gc[k] = 1.0
-    for i in range(nn - 1, -1, -1):
-        lo_i = lo[i]
-        hi_i = hi[i]
-        w_i = hi_i - lo_i
-        for k in range(w_i, W):
-            R[i, k] = 0.0
-        plo = 0
-        phi = 0
-        if i > 0:
-            plo = lo[i - 1]
-            phi = hi[i - 1]
-            for k in range(phi - plo):
-                gp[k] = 0.0
-        for j in range(hi_i - 1, lo_i - 1, -1):
-            k = j - lo_i
-            g = gc[k]
-            r = R[i, k]
-            if not (r < _INF):  # unreachable cell: no probability mass, exactly
-                R[i, k] = 0.0
-                continue
-            if i == 0 and (subseq or j == 0):  # start cell: R = C, no predecessors
-                R[i, k] = g * gout
-                continue
-            c = C[i, k]
-            xd = _INF
-            xv = _INF
-            xh = _INF
-            if i > 0:
-                if use_d and j - 1 >= plo and j - 1 < phi:
-                    xd = R[i - 1, j - 1 - plo] + wd * c
-                if use_v and j >= plo and j < phi:
-                    xv = R[i - 1, j - plo] + wv * c
-            if use_h and k > 0:
-                xh = R[i, k - 1] + wh * c
-            # weight of each predecessor: exp(-(x - R[s]) / gamma) <= 1 (R[s] <= min x); three
-            # independent exponentials, no branches on which one is smallest
-            pd = math.exp((r - xd) * inv)
-            pv = math.exp((r - xv) * inv)
-            ph = math.exp((r - xh) * inv)
-            f = 0.0
-            if pd > 0.0:
-                f += wd * pd
-                gp[j - 1 - plo] += g * pd
-            if pv > 0.0:
-                f += wv * pv
-                gp[j - plo] += g * pv
-            if ph > 0.0:
-                f += wh * ph
-                gc[k - 1] += g * ph
-            R[i, k] = g * f * gout
-        tmp = gc
-        gc = gp
-        gp = tmp
+        out[b] = _forward_one(Cb[b], lo[b], hi[b], n[b], m[b], gamma, wd, wv, wh, subseq, need_grad, rb,
+                              endw[b], STRIP, BLOCK)
 
 
 @njit(cache=True, parallel=True)
 def sdtw_backward(C, R, lo, hi, n, m, gamma, wd, wv, wh, subseq, endw, gout):
     """Overwrite ``R[b]`` (from :func:`sdtw_forward`) with ``gout[b] * dvalue[b] / dCb[b]``."""
     B = R.shape[0]
-    W = R.shape[2]
     for b in prange(B):
-        gc = np.zeros(W, dtype=R.dtype)
-        gp = np.zeros(W, dtype=R.dtype)
-        _backward_one(C[b], R[b], lo[b], hi[b], n[b], m[b], gamma, wd, wv, wh, subseq, endw[b], gout[b], gc, gp)
+        _backward_one(C[b], R[b], lo[b], hi[b], n[b], m[b], gamma, wd, wv, wh, subseq, endw[b], gout[b],
+                      STRIP, BLOCK)
 
 
 @njit(cache=True)
 def sdtw_backward_serial(C, R, lo, hi, n, m, gamma, wd, wv, wh, subseq, endw, gout):
     """Run :func:`sdtw_backward` serially (no thread-pool start-up for small problems)."""
     B = R.shape[0]
-    W = R.shape[2]
-    for b in prange(B):
-        gc = np.zeros(W, dtype=R.dtype)
-        gp = np.zeros(W, dtype=R.dtype)
-        _backward_one(C[b], R[b], lo[b], hi[b], n[b], m[b], gamma, wd, wv, wh, subseq, endw[b], gout[b], gc, gp)
+    for b in range(B):
+        _backward_one(C[b], R[b], lo[b], hi[b], n[b], m[b], gamma, wd, wv, wh, subseq, endw[b], gout[b],
+                      STRIP, BLOCK)
 
 
 @njit(cache=True, parallel=True)
