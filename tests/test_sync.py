@@ -213,3 +213,20 @@ def test_bad_powers(bad):
         synchronize((c, c), (c, c), onset_power=bad)
     with pytest.raises(ParameterError, match="chroma_power"):
         sync_inputs((c, c), (c, c), chroma_power=bad)
+
+
+def test_score_chroma_holds_the_partials_pitch_classes():
+    from alignkit.align.sync import SCORE_CHROMA_HARMONICS
+    from alignkit.io.notes import Notes
+
+    assert SCORE_CHROMA_HARMONICS == 3
+    notes = Notes.from_arrays(start=[0.0], end=[1.0], pitch=[60])  # one C4 for a second
+    c = np.random.default_rng(8).random((60, 12))
+    X, _, rate = sync_inputs(notes, (c, c), frame_rate=50)
+    assert rate == 50 and X.shape == (50, 24)
+    # C: 1 + 1/4 (octave partial), G: 1/9 (third partial, a twelfth up); l1 shares 0.92 and 0.08
+    # quantise to 1 and 0.25 (0.08 > 0.05 only), then unit length
+    expect = np.zeros(12)
+    expect[0], expect[7] = 1.0, 0.25
+    expect /= np.linalg.norm(expect)
+    np.testing.assert_allclose(X[25, :12], expect, rtol=1e-5)

@@ -9,7 +9,10 @@ engine:
 1. Features at ``frame_rate`` (default 50 Hz) for both sides: chroma (quantised as in the
    Sync Toolbox, see :func:`quantize_chroma`, then scaled to unit length) and
    DLNCO (:func:`alignkit.features.sync_features` for audio,
-   :func:`alignkit.features.score.score_features` for a score), unless given.
+   :func:`alignkit.features.score.score_features` for a score, whose chroma also holds the
+   pitch classes of each note's second and third partials, ``harmonics=3``, as audio chroma
+   does: measured on the demo corpus, score-audio 60.6 -> 56.5 ms mean beat error; ASAP
+   scores to rendered performances 39.9 -> 40.2 ms, i.e. unchanged), unless given.
 2. One combined local cost, evaluated inside the DTW kernels (never an ``N x M`` matrix)::
 
        C[n, m] = |c_a[n] - c_b[m]|^2 + w |d_a[n] - d_b[m]|^2 + cost_offset
@@ -172,10 +175,15 @@ def _given_features(x, side: str):
     return cv, dv, rate
 
 
+#: Partials per note in a score's chroma (:func:`alignkit.features.score.score_features`'s
+#: ``harmonics``): the audio chroma holds the pitch classes of the partials too.
+SCORE_CHROMA_HARMONICS = 3
+
+
 def _score_features(notes, frame_rate: float):
     from alignkit.features.score import score_features
 
-    c = score_features(notes, "chroma", frame_rate=frame_rate)
+    c = score_features(notes, "chroma", frame_rate=frame_rate, harmonics=SCORE_CHROMA_HARMONICS)
     d = score_features(notes, "dlnco", frame_rate=frame_rate)
     return np.asarray(c.values), np.asarray(d.values), float(c.frame_rate)
 
