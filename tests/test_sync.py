@@ -230,3 +230,22 @@ def test_score_chroma_holds_the_partials_pitch_classes():
     expect[0], expect[7] = 1.0, 0.25
     expect /= np.linalg.norm(expect)
     np.testing.assert_allclose(X[25, :12], expect, rtol=1e-5)
+
+
+def test_chroma_feature_cqt_reaches_the_extractor(tiny_corpus):
+    from alignkit.features import extract
+
+    (va, a) = next(x for x in tiny_corpus.values() if x[0].kind == "audio")
+    X, _, _ = sync_inputs(a, a, sr=22050, chroma_feature="chroma_cqt", quantize=False)
+    c = extract("chroma_cqt", a, 22050, frame_rate=50.0).values
+    d = extract("dlnco", a, 22050, frame_rate=50.0).values
+    n = min(len(c), len(d))
+    cu = c[:n] / np.maximum(np.linalg.norm(c[:n], axis=1, keepdims=True), 1e-30)
+    np.testing.assert_allclose(X[:, :12], cu, atol=1e-5)
+    np.testing.assert_allclose(X[:, 12:], d[:n], atol=1e-6)
+    X0, _, _ = sync_inputs(a, a, sr=22050, quantize=False)
+    assert not np.allclose(X0[:, :12], X[:, :12], atol=1e-2)  # not the STFT chroma
+    with pytest.raises(ParameterError, match="chroma_feature"):
+        sync_inputs(a, a, sr=22050, chroma_feature="cens")
+    with pytest.raises(ParameterError, match="frame_rate"):
+        sync_inputs(a, a, sr=22050, chroma_feature="chroma_cqt", chroma_params={"frame_rate": 10})
