@@ -183,44 +183,74 @@ def run_librosa(corpus, pairs, sr: int = 22050, hop: int = 512):
     return out
 
 
-def run_sync_refine(corpus, pairs, variants, sr: int = 22050):
-    """synchronize (with each variant's options) followed by ``alignkit.align.refine.refine_path``.
+def run_sync_variants(corpus, pairs, variants, sr: int = 22050):
+    """:func:`alignkit.align.sync.synchronize` variants computed here (not through the harness).
 
-    Features (``sync_features``, 50 Hz) are computed once per version and counted in every pair
-    that uses them, as for the other methods. Returns ``{variant name: rows}`` (rows as
-    :func:`run_librosa`'s); ``{}`` when ``alignkit.align.refine`` is not available.
+    ``variants``: ``(name, synchronize options, chroma extractor, refine)``; the chroma extractor is
+    ``"chroma_stft"`` or ``"chroma_cqt"`` (with DLNCO from ``dlnco``, tuning estimated once), and
+    ``refine`` applies ``alignkit.align.refine.refine_path`` to the path (variants that need it
+    are left out when that module is absent). Features are computed once per version and
+    extractor and counted in every pair that uses them, as for the other methods. Returns
+    ``{name: rows}`` (rows as :func:`run_librosa`'s).
     """
+    from alignkit.align.sync import synchronize
+    from alignkit.features import extract, sync_features
+    from alignkit.features.chroma import estimate_tuning
+    from alignkit.io.audio import load_audio
+
     try:
         from alignkit.align.refine import refine_path
     except ImportError:
-        return {}
-    from alignkit.align.sync import synchronize
-    from alignkit.features import sync_features
-    from alignkit.io.audio import load_audio
-
-    feats = {}
-    for w, a, b in pairs:
-        for v in (a, b):
-            if (w, v) not in feats:
-                t0 = time.perf_counter()
-                y, _ = load_audio(corpus.get(w, v).path, sr=sr)
-                t1 = time.perf_counter()
-                c, d = sync_features(y, sr, frame_rate=50.0)
-                feats[(w, v)] = ((c, d), t1 - t0, time.perf_counter() - t1)
-    out = {}
-    for name, opts in variants:
+        refine_path = None
+    feats, loads, out = {}, {}, {}
+    y0, _ = load_audio(corpus.get(*pairs[0][:2]).path, sr=sr)
+    for chroma in {v[2] for v in variants} - {"chroma_stft"}:  # warm-up: librosa's first call, JIT
+        extract(chroma, y0[: sr * 5], sr, frame_rate=50.0)
+    for name, opts, chroma, refine in variants:
+        if refine and refine_path is None:
+            continue
         rows = []
         for w, a, b in pairs:
-            (fa, la, ta_), (fb, lb, tb_) = feats[(w, a)], feats[(w, b)]
+            for v in (a, b):
+                if (w, v) not in loads:
+                    t0 = time.perf_counter()
+                    y, _ = load_audio(corpus.get(w, v).path, sr=sr)
+                    loads[(w, v)] = (y, time.perf_counter() - t0)
+                if (w, v, chroma) not in feats:
+                    y = loads[(w, v)][0]
+                    t0 = time.perf_counter()
+                    if chroma == "chroma_stft":
+                        c, d = sync_features(y, sr, frame_rate=50.0)
+                    else:
+                        t = estimate_tuning(y, sr)
+                        c = extract(chroma, y, sr, frame_rate=50.0, tuning=t)
+                        d = extract("dlnco", y, sr, frame_rate=50.0, tuning=t)
+                    feats[(w, v, chroma)] = ((c, d), time.perf_counter() - t0)
+            (fa, ta_), (fb, tb_) = feats[(w, a, chroma)], feats[(w, b, chroma)]
+            la, lb = loads[(w, a)][1], loads[(w, b)][1]
             t0 = time.perf_counter()
             res = synchronize(fa, fb, **opts)
-            path = refine_path(res.path, fa[1], fb[1])
+            path = refine_path(res.path, fa[1], fb[1]) if refine else res.path
             al = time.perf_counter() - t0
             err = beat_errors(corpus, w, a, b, path, res.frame_rate, res.frame_rate)
             rows.append({"work": w, "a": a, "b": b, "errors": err, "pair_s": la + lb + ta_ + tb_ + al,
                          "features_s": ta_ + tb_, "align_s": al, "load_s": la + lb})
         out[name] = rows
     return out
+
+
+#: synchronize variants computed by :func:`run_sync_variants`: (name, options, chroma, refine).
+SYNC_VARIANT_ROWS = [
+    ("alignkit synchronize + refine_path", {}, "chroma_stft", True),
+    ("alignkit synchronize, onset_power 0.35, dlnco_weight 0.5 + refine_path",
+     {"onset_power": 0.35, "dlnco_weight": 0.5}, "chroma_stft", True),
+    ("alignkit synchronize, chroma_power 0.25, onset_power 0.25 (solo piano) + refine_path",
+     {"chroma_power": 0.25, "onset_power": 0.25}, "chroma_stft", True),
+    ("alignkit synchronize, chroma_cqt", {}, "chroma_cqt", False),
+    ("alignkit synchronize, chroma_cqt + refine_path", {}, "chroma_cqt", True),
+    ("alignkit synchronize, chroma_cqt, onset_power 0.35, dlnco_weight 0.5 + refine_path",
+     {"onset_power": 0.35, "dlnco_weight": 0.5}, "chroma_cqt", True),
+]
 
 
 def run_synctoolbox(corpus, pairs, work_dir: Path, python: Path, timeout: int = 3000, reuse: bool = False):
@@ -465,9 +495,7 @@ def main(argv=None):
         d = evaluate_corpus(corpus, methods=["sync"], features=["chroma+dlnco"], levels=("beats",),
                             options={"sync": opts})
         results[name] = summarize_harness(from_harness(d, pairs, "sync", "chroma+dlnco"))
-    refined = run_sync_refine(corpus, pairs, [("alignkit synchronize + refine_path", {})]
-                              + [(f"{n} + refine_path", o) for n, o in SYNC_OPTION_ROWS])
-    for name, rows in refined.items():
+    for name, rows in run_sync_variants(corpus, pairs, SYNC_VARIANT_ROWS).items():
         results[name] = summarize_errors(rows)
     results["alignkit chroma+DLNCO, harness multiscale DTW"] = summarize_harness(
         from_harness(df, pairs, "mrmsdtw", "chroma+dlnco")
