@@ -132,6 +132,18 @@ def _lg32(s):
     return np.float32(2.0) * t * q + (np.float32(0.6931472) if big else np.float32(0.0))
 
 
+def _tiny(x):  # pragma: no cover - replaced by the overload below inside jitted code
+    """The backward pass's flush-to-zero level in ``x``'s precision (see :func:`_bwd_step`)."""
+    return 1e-150
+
+
+@overload(_tiny, inline="always")
+def _ov_tiny(x):
+    if isinstance(x, types.Float) and x.bitwidth == 32:
+        return lambda x: np.float32(1e-18)
+    return lambda x: 1e-150
+
+
 @overload(_ex, inline="always")
 def _ov_ex(z):
     if isinstance(z, types.Float) and z.bitwidth == 32:
@@ -180,21 +192,43 @@ def _fwd_step(a2, a1, a1h, cb, rn, wd, wv, wh, gamma, inv, inf, use_d, use_v, us
 
 
 @njit(cache=True, nogil=True, fastmath=_FM, error_model="numpy", inline="always")
-def _bwd_step(q0, q1, q1h, q2, gc, cb, eb, gpd, gpv, gph, wd, wv, wh, wde, wve, wdh, inv, inf, zero,
+def _bwd_step(q1, q1h, q2, gc, cb, eb, gpd, gpv, gph, wd, wv, wh, wde, wve, wdh, inv, inf, zero,
               use_d, use_v, use_h):
     """Evaluate one anti-diagonal of the backward pass (SIMD).
 
     The soft-min weights of each cell's three predecessors, its ``E`` and the shares ``G p`` it
-    pushes to them.
+    pushes to them. The weights are ``p_k = exp((min - x_k) / gamma) / sum``, the same numbers the
+    forward's soft-min summed, so two exponentials and a division give all three (the minimum's
+    own term is 1, and each candidate finds its exponential by value among the sorted ones).
     """
+    # G shrinks geometrically away from the likely paths; products of tiny G and tiny weights
+    # would be subnormal numbers, each operation on which costs ~100 cycles on x86. Weights and G
+    # below ``tiny`` count as 0: their products stay normal, and what is dropped is < 1e-148
+    # (float32: < 1e-17) of the mass. No short-circuit ``and`` in the loop: it becomes branches,
+    # and the loop stops being SIMD.
+    tiny = _tiny(inv)
+    one = inv / inv
     for s in range(eb.shape[0]):
         c = cb[s]
-        r = q0[s]
         g = gc[s]
-        fin = r < inf
-        pd = _ex((r - (q2[s] + wd * c)) * inv) if (use_d and fin) else zero
-        pv = _ex((r - (q1[s] + wv * c)) * inv) if (use_v and fin) else zero
-        ph = _ex((r - (q1h[s] + wh * c)) * inv) if (use_h and fin) else zero
+        g = g if g > tiny else zero
+        xd = q2[s] + wd * c if use_d else inf
+        xv = q1[s] + wv * c if use_v else inf
+        xh = q1h[s] + wh * c if use_h else inf
+        l1 = min(xd, xv)
+        mn = min(l1, xh)
+        o1 = max(l1, xh)
+        o2 = max(xd, xv)
+        e1 = _ex((mn - o1) * inv)
+        e2 = _ex((mn - o2) * inv)
+        f = one / (one + e1 + e2)
+        fin = mn < inf
+        pd = (e1 if xd == o1 else (e2 if xd == o2 else one)) * f
+        pv = (e1 if xv == o1 else (e2 if xv == o2 else one)) * f
+        ph = (e1 if xh == o1 else (e2 if xh == o2 else one)) * f
+        pd = pd if (pd > tiny) & fin else zero
+        pv = pv if (pv > tiny) & fin else zero
+        ph = ph if (ph > tiny) & fin else zero
         eb[s] = g * (wde * pd + wve * pv + wdh * ph)
         gpd[s] = g * pd
         gpv[s] = g * pv
@@ -419,7 +453,7 @@ def _backward_one(C, R, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, endw, gout, S
                 if sb == ns - 1 and sa <= sb:
                     GB[r, ns] += gdown[t - ns + 1]
                 if sa <= sb:
-                    _bwd_step(QB[r, sa + 1:sb + 2], QB[r - 1, sa:sb + 1], QB[r - 1, sa + 1:sb + 2],
+                    _bwd_step(QB[r - 1, sa:sb + 1], QB[r - 1, sa + 1:sb + 2],
                               QB[r - 2, sa:sb + 1], GB[r, sa + 1:sb + 2], DC[r - 2, sa:sb + 1],
                               EB[r - 2, sa:sb + 1], gpd[sa:sb + 1], gpv[sa:sb + 1], gph[sa:sb + 1],
                               wd, wv, wh, wde, wve, wdh, inv, inf, zero, use_d, use_v, use_h)
