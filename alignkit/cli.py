@@ -186,7 +186,7 @@ def run(corpus: Annotated[str, typer.Argument(help="Corpus folder or manifest.")
         reference: Annotated[Optional[str], typer.Option(help="Star centre version.")] = None,  # noqa: UP045
         features: Annotated[Optional[str], typer.Option(  # noqa: UP045
             help="Comma-separated extractors; the first aligns (default: what the method needs; "
-                 "sync reads chroma_stft and dlnco, added when missing).")] = None,
+                 "sync reads chroma_cqt and dlnco, added when missing).")] = None,
         group_size: Annotated[Optional[int], typer.Option(min=1, help="Pairs per task.")] = None,  # noqa: UP045
         gpus: Annotated[float, typer.Option(min=0, help="GPUs per alignment task.")] = 0.0,
         evaluate: Annotated[bool, typer.Option(help="Evaluate against annotations.")] = True,

@@ -64,11 +64,11 @@ DEFAULT_SR = 22050
 METHODS = ("sync", "dtw", "mrmsdtw", "softdtw", "ctc")
 DEFAULT_METHOD = "sync"
 #: features method ``sync`` reads from the store for both versions (chroma, then DLNCO)
-SYNC_FEATURES = ("chroma_stft", "dlnco")
+SYNC_FEATURES = ("chroma_cqt", "dlnco")
 
 
 def default_features(method: str = DEFAULT_METHOD) -> list[str]:
-    """Extractors a run computes by default for ``method`` (``sync``: chroma_stft and dlnco)."""
+    """Extractors a run computes by default for ``method`` (``sync``: chroma_cqt and dlnco)."""
     return list(SYNC_FEATURES) if method == "sync" else [DEFAULT_FEATURE]
 PAIR_STRATEGIES = ("all", "star", "score")
 
@@ -319,6 +319,10 @@ def compute_features(item: dict, spec: dict, *, sr: int = DEFAULT_SR, cache: dic
         full = resolve_params(name, params)
         sname = _SCORE_NAME[name]
         sp = {k: full[k] for k in _SHARED_PARAMS if k in full and k in SCORE_FEATURES[sname]}
+        if sname == "chroma":  # audio chroma holds the pitch classes of the partials too
+            from alignkit.align.sync import SCORE_CHROMA_HARMONICS
+
+            sp["harmonics"] = SCORE_CHROMA_HARMONICS
         f = score_features(cache["notes"], sname, frame_rate=float(full["frame_rate"]), **sp)
         return f.replace(name=name, params={**f.params, "score_feature": f.name})
     if "audio" not in cache:
@@ -462,12 +466,12 @@ def align_group(store: str, work: str, pairs: Sequence[Sequence[str]], *, method
                 feature: str = DEFAULT_FEATURE, options: dict | None = None, run_id: str = "") -> list[dict]:
     """Align each pair ``(a, b)`` of versions of ``work`` on ``feature`` and store the paths.
 
-    Method ``sync`` (the default) ignores ``feature``: it reads the ``chroma_stft`` and
+    Method ``sync`` (the default) ignores ``feature``: it reads the ``chroma_cqt`` and
     ``dlnco`` features of both versions (:data:`SYNC_FEATURES`, on the same frame grid),
     runs :func:`alignkit.align.sync.synchronize` with ``options`` as keyword arguments and
     stores the path with ``frame_rate_a = frame_rate_b = res.frame_rate``, recorded with
-    ``feature="chroma_stft"`` (an extractor name, so plots and queries find its features)
-    and ``extra={"features": ["chroma_stft", "dlnco"]}``.
+    ``feature="chroma_cqt"`` (an extractor name, so plots and queries find its features)
+    and ``extra={"features": ["chroma_cqt", "dlnco"]}``.
 
     Features of each version are read once per group. A pair whose alignment key (feature
     keys of both sides + method + options + code version) is complete is skipped. Soft-DTW

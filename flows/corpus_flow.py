@@ -353,7 +353,7 @@ def run_corpus(corpus: str, store: str, features: list[str] | None = None,
         Store URI (a directory or an fsspec URL all workers can reach).
     features : list of str, optional
         Extractors to compute (default: those ``method`` needs); the first one is used for
-        alignment, except by ``sync``, which reads ``chroma_stft`` and ``dlnco`` (added to
+        alignment, except by ``sync``, which reads ``chroma_cqt`` and ``dlnco`` (added to
         ``features`` when missing).
     method : str
         Alignment method: ``sync`` (default; high-resolution chroma + DLNCO,

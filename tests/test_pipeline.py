@@ -163,7 +163,7 @@ def test_failures_are_isolated_and_recorded(tiny_corpus, tmp_path):
     store = str(tmp_path / "store")
     items = pipeline.corpus_items(pipeline.load_corpus(str(tiny_corpus)))
     bad = dict(items[1], version="ghost", path=str(tmp_path / "missing.flac"))
-    both = [{"name": "chroma_stft"}, {"name": "dlnco"}]  # what the default method (sync) reads
+    both = [{"name": n} for n in pipeline.SYNC_FEATURES]  # what the default method (sync) reads
     r = pipeline.extract_item(store, bad, features=both, run_id="r1")
     assert r["status"] == "failed" and "missing.flac" in r["error"]
     ok = pipeline.extract_item(store, items[1], features=both, run_id="r1")
@@ -201,9 +201,9 @@ def test_sync_is_the_default_method_everywhere():
     for fl in (corpus_flow.run_corpus, corpus_flow.align_corpus, corpus_flow.evaluate):
         assert inspect.signature(fl.fn).parameters["method"].default == "sync", fl.name
     # both features sync reads are extracted by default, and added when a sync run omits them
-    assert [s["name"] for s in _feature_specs(None, None)] == ["chroma_stft", "dlnco"]
+    assert [s["name"] for s in _feature_specs(None, None)] == ["chroma_cqt", "dlnco"]
     added = _feature_specs(["cens"], None, method="sync")
-    assert [s["name"] for s in added] == ["cens", "chroma_stft", "dlnco"]
+    assert [s["name"] for s in added] == ["cens", "chroma_cqt", "dlnco"]
     assert [s["name"] for s in _feature_specs(None, None, method="dtw")] == ["chroma_stft"]
     pipeline.check_method("sync", "score")  # valid: no error
 
@@ -227,7 +227,7 @@ def test_sync_method_on_rendered_corpus_beats_dtw_and_linear_scaling(tiny_corpus
     c = pipeline.load_corpus(str(tiny_corpus))
     items = pipeline.corpus_items(c)
     store = str(tmp_path / "store")
-    specs = [{"name": "chroma_stft", "params": {}}, {"name": "dlnco", "params": {}}]
+    specs = [{"name": n, "params": {}} for n in ("chroma_cqt", "dlnco", "chroma_stft")]  # sync's + dtw's
     for it in items:
         assert pipeline.extract_item(store, it, features=specs)["status"] == "done"
     ann = {it["version"]: it["annotations"] for it in items}
@@ -241,12 +241,12 @@ def test_sync_method_on_rendered_corpus_beats_dtw_and_linear_scaling(tiny_corpus
     err = {"sync": [], "dtw": [], "linear": []}
     for a, b in pairs:
         al = s.read_alignment("sync", work, a, b, soft=False)
-        fa = tuple(s.read_features(work, a, n) for n in ("chroma_stft", "dlnco"))
-        fb = tuple(s.read_features(work, b, n) for n in ("chroma_stft", "dlnco"))
+        fa = tuple(s.read_features(work, a, n) for n in ("chroma_cqt", "dlnco"))
+        fb = tuple(s.read_features(work, b, n) for n in ("chroma_cqt", "dlnco"))
         ref = synchronize(fa, fb)
         np.testing.assert_array_equal(al.path, ref.path)
         assert al.frame_rate_a == al.frame_rate_b == ref.frame_rate == 50.0
-        assert al.feature == "chroma_stft" and al.attrs["extra"]["features"] == ["chroma_stft", "dlnco"]
+        assert al.feature == "chroma_cqt" and al.attrs["extra"]["features"] == ["chroma_cqt", "dlnco"]
         err["sync"].append(_mean_beat_error_ms(al.path, 50.0, 50.0, ann[a], ann[b]))
         d = s.read_alignment("dtw", work, a, b, soft=False)
         err["dtw"].append(_mean_beat_error_ms(d.path, d.frame_rate_a, d.frame_rate_b, ann[a], ann[b]))

@@ -82,7 +82,7 @@ def test_features_input_equals_exact_dtw_on_the_combined_cost():
     rng = np.random.default_rng(3)
     ca, cb = rng.random((300, 12)), rng.random((340, 12))
     da, db = rng.random((300, 12)), rng.random((340, 12))
-    res = synchronize((ca, da), (cb, db), frame_rate=50, quantize=False)
+    res = synchronize((ca, da), (cb, db), frame_rate=50, quantize=False, onset_power=1.0, refine=False)
     # documented cost: 2 (1 - cos(c_a, c_b)) + w |d_a - d_b|^2 + offset, symmetric1 steps
     cu = ca / np.linalg.norm(ca, axis=1, keepdims=True)
     cv = cb / np.linalg.norm(cb, axis=1, keepdims=True)
@@ -98,10 +98,10 @@ def test_dlnco_weight_zero_is_chroma_only_and_offset_changes_the_result():
     rng = np.random.default_rng(4)
     ca, cb = rng.random((200, 12)), rng.random((230, 12))
     da, db = rng.random((200, 12)), rng.random((230, 12))
-    r0 = synchronize((ca, da), (cb, db), dlnco_weight=0.0, cost_offset=0.0, quantize=False)
+    r0 = synchronize((ca, da), (cb, db), dlnco_weight=0.0, cost_offset=0.0, quantize=False, refine=False)
     ref = dtw(ca, cb, metric="cosine", step_sizes="symmetric1")
     np.testing.assert_array_equal(r0.path, ref.path)
-    r1 = synchronize((ca, da), (cb, db), dlnco_weight=0.0, cost_offset=1.0, quantize=False)
+    r1 = synchronize((ca, da), (cb, db), dlnco_weight=0.0, cost_offset=1.0, quantize=False, refine=False)
     assert len(r1.path) < len(r0.path)  # the offset favours shorter (more diagonal) paths
 
 
@@ -159,13 +159,14 @@ def test_feature_parameters_reach_the_extractors(tiny_corpus):
     from alignkit.features import sync_features
 
     (va, a) = next(x for x in tiny_corpus.values() if x[0].kind == "audio")
-    X, _, _ = sync_inputs(a, a, sr=22050, chroma_params={"gamma": 1e6}, dlnco_weight=1.0, quantize=False)
+    X, _, _ = sync_inputs(a, a, sr=22050, chroma_params={"gamma": 1e6}, dlnco_weight=1.0, quantize=False,
+                          onset_power=1.0, chroma_feature="chroma_stft")
     c, d = sync_features(a, 22050, chroma={"gamma": 1e6})
     n = min(len(c.values), len(d.values))
     cu = c.values[:n] / np.maximum(np.linalg.norm(c.values[:n], axis=1, keepdims=True), 1e-30)
     np.testing.assert_allclose(X[:, :12], cu, atol=1e-5)
     np.testing.assert_allclose(X[:, 12:], d.values[:n], atol=1e-6)
-    X0, _, _ = sync_inputs(a, a, sr=22050, quantize=False)
+    X0, _, _ = sync_inputs(a, a, sr=22050, quantize=False, chroma_feature="chroma_stft")
     assert not np.allclose(X0[:, :12], X[:, :12], atol=1e-3)  # the compression changed the chroma
 
 
@@ -196,12 +197,12 @@ def test_chroma_and_onset_powers_hand_computed_and_passed_through():
     np.testing.assert_allclose(X[:, :12], cu, rtol=1e-5)
     np.testing.assert_allclose(X[:, 12:], np.sqrt(2.0) * da ** 0.25, rtol=1e-5)
     # the chroma power acts before the quantisation: same path as pre-compressed features
-    res = synchronize((ca, da), (cb, db), chroma_power=0.25, onset_power=0.5)
-    ref = synchronize((ca ** 0.25, da ** 0.5), (cb ** 0.25, db ** 0.5))
+    res = synchronize((ca, da), (cb, db), chroma_power=0.25, onset_power=0.5, refine=False)
+    ref = synchronize((ca ** 0.25, da ** 0.5), (cb ** 0.25, db ** 0.5), onset_power=1.0, refine=False)
     np.testing.assert_array_equal(res.path, ref.path)
     assert res.info["chroma_power"] == 0.25 and res.info["onset_power"] == 0.5
     # defaults leave the features alone, and the powers change the alignment of these inputs
-    plain = synchronize((ca, da), (cb, db))
+    plain = synchronize((ca, da), (cb, db), onset_power=1.0, refine=False)
     assert plain.info["chroma_power"] == 1.0 and plain.info["onset_power"] == 1.0
     assert not np.array_equal(plain.path, res.path)
 
@@ -236,16 +237,40 @@ def test_chroma_feature_cqt_reaches_the_extractor(tiny_corpus):
     from alignkit.features import extract
 
     (va, a) = next(x for x in tiny_corpus.values() if x[0].kind == "audio")
-    X, _, _ = sync_inputs(a, a, sr=22050, chroma_feature="chroma_cqt", quantize=False)
+    X, _, _ = sync_inputs(a, a, sr=22050, chroma_feature="chroma_cqt", quantize=False, dlnco_weight=0.25,
+                          onset_power=0.5)
     c = extract("chroma_cqt", a, 22050, frame_rate=50.0).values
     d = extract("dlnco", a, 22050, frame_rate=50.0).values
     n = min(len(c), len(d))
     cu = c[:n] / np.maximum(np.linalg.norm(c[:n], axis=1, keepdims=True), 1e-30)
     np.testing.assert_allclose(X[:, :12], cu, atol=1e-5)
-    np.testing.assert_allclose(X[:, 12:], d[:n], atol=1e-6)
-    X0, _, _ = sync_inputs(a, a, sr=22050, quantize=False)
+    np.testing.assert_allclose(X[:, 12:], 0.5 * np.maximum(d[:n], 0) ** 0.5, atol=1e-6)
+    X0, _, _ = sync_inputs(a, a, sr=22050, quantize=False, chroma_feature="chroma_stft")
     assert not np.allclose(X0[:, :12], X[:, :12], atol=1e-2)  # not the STFT chroma
+    Xd, _, _ = sync_inputs(a, a, sr=22050, quantize=False)  # the defaults: constant-Q chroma
+    np.testing.assert_allclose(Xd[:, :12], X[:, :12], atol=1e-6)
     with pytest.raises(ParameterError, match="chroma_feature"):
         sync_inputs(a, a, sr=22050, chroma_feature="cens")
     with pytest.raises(ParameterError, match="frame_rate"):
         sync_inputs(a, a, sr=22050, chroma_feature="chroma_cqt", chroma_params={"frame_rate": 10})
+
+
+def test_refine_is_refine_path_on_the_raw_dlnco():
+    from alignkit.align.refine import refine_path
+
+    rng = np.random.default_rng(8)
+    ca, cb = rng.random((300, 12)), rng.random((360, 12))
+    da = (rng.random((300, 12)) < 0.03) * rng.random((300, 12))
+    db = (rng.random((360, 12)) < 0.03) * rng.random((360, 12))
+    raw = synchronize((ca, da), (cb, db), refine=False, onset_power=0.5)
+    res = synchronize((ca, da), (cb, db), onset_power=0.5, refine_params={"min_gap": 0.2, "tolerance": 2})
+    expected, anchors = refine_path(raw.path, da, db, frame_rate=50, min_gap=0.2, tolerance=2,
+                                    return_anchors=True)
+    np.testing.assert_array_equal(res.path, expected)
+    assert res.info["refine"] is True and res.info["n_anchors"] == len(anchors) > 0
+    assert res.cost == raw.cost  # the DTW path's cost
+    assert not np.array_equal(res.path, raw.path)
+    with pytest.raises(ParameterError, match="refine"):
+        synchronize((ca, da), (cb, db), refine="yes")
+    with pytest.raises(ParameterError, match="min_gap"):
+        synchronize((ca, da), (cb, db), refine_params={"min_gap": -1})

@@ -6,13 +6,14 @@ audio, or a score to audio). It follows the Sync Toolbox's high-resolution pipel
 normalised chroma onsets, DLNCO, for the precise timing of note onsets), on alignkit's
 engine:
 
-1. Features at ``frame_rate`` (default 50 Hz) for both sides: chroma (quantised as in the
-   Sync Toolbox, see :func:`quantize_chroma`, then scaled to unit length) and
-   DLNCO (:func:`alignkit.features.sync_features` for audio,
-   :func:`alignkit.features.score.score_features` for a score, whose chroma also holds the
-   pitch classes of each note's second and third partials, ``harmonics=3``, as audio chroma
-   does: measured on the demo corpus, score-audio 60.6 -> 56.5 ms mean beat error; ASAP
-   scores to rendered performances 39.9 -> 40.2 ms, i.e. unchanged), unless given.
+1. Features at ``frame_rate`` (default 50 Hz) for both sides (:func:`audio_sync_features`
+   for audio, :func:`alignkit.features.score.score_features` for a score), unless given:
+   chroma (constant-Q by default; quantised as in the Sync Toolbox, see
+   :func:`quantize_chroma`, then scaled to unit length) and DLNCO (compressed by
+   ``onset_power``). A score's chroma also holds the pitch classes of each note's second and
+   third partials (``harmonics=3``), as audio chroma does: measured on the demo corpus,
+   score-audio 60.6 -> 56.5 ms mean beat error; ASAP scores to rendered performances 39.9 ->
+   40.2 ms, i.e. unchanged.
 2. One combined local cost, evaluated inside the DTW kernels (never an ``N x M`` matrix)::
 
        C[n, m] = |c_a[n] - c_b[m]|^2 + w |d_a[n] - d_b[m]|^2 + cost_offset
@@ -25,6 +26,24 @@ engine:
    levels and refined inside a band around it, down to ``frame_rate``. Memory is about one
    byte per cell of the coarsest grid and of the bands: two 30-minute recordings need well
    under 100 MB.
+4. Refinement (:func:`alignkit.align.refine.refine_path`): where matched note onsets of both
+   versions are at least a second apart (held chords, fermatas: the local cost is flat and
+   the DTW path kinks anywhere), the path becomes the straight line between them.
+
+Measured, 18 pairs of rendered ASAP piano performances (real pianists' timing, 90 s each;
+mean beat error / beats within 100 ms) and the multi-timbre demo corpus (mean beat error
+audio-audio / score-audio); the Sync Toolbox's MrMsDTW with chroma + DLNCO had 25.6 ms /
+95.7 % on the same ASAP pairs:
+
+==========================================================  ===============  ===============
+variant                                                     ASAP             demo
+==========================================================  ===============  ===============
+STFT chroma, DLNCO power 1, weight 1, no refinement         25.2 ms, 95.8 %  40.9 / 56.5 ms
++ refinement                                                20.3 ms, 96.7 %  40.6 / 60.1 ms
++ refinement, DLNCO power 0.35, weight 0.5                  18.9 ms, 97.0 %  41.5 / 60.1 ms
+CQT chroma + refinement + DLNCO power 0.35, weight 0.5      17.0 ms, 97.7 %  38.8 / 60.2 ms
+(the defaults)
+==========================================================  ===============  ===============
 
 Defaults (measured, see ``bench/RESULTS.md``, "High-resolution sync (accuracy)")
 --------------------------------------------------------------------------------
@@ -60,6 +79,9 @@ __all__ = [
     "DEFAULT_FRAME_RATE",
     "DEFAULT_COST_OFFSET",
     "DEFAULT_DLNCO_WEIGHT",
+    "DEFAULT_ONSET_POWER",
+    "DEFAULT_CHROMA_FEATURE",
+    "audio_sync_features",
     "DEFAULT_STEP_SIZES",
     "SCORE_CHROMA_HARMONICS",
     "CHROMA_FEATURES",
@@ -70,7 +92,11 @@ DEFAULT_FRAME_RATE = 50.0
 #: Constant added to every local cost (scale: the combined cost of the module docstring).
 DEFAULT_COST_OFFSET = 0.5
 #: Weight of the DLNCO term of the combined cost.
-DEFAULT_DLNCO_WEIGHT = 1.0
+DEFAULT_DLNCO_WEIGHT = 0.5
+#: Exponent applied to the DLNCO values (compression: weak onsets count more).
+DEFAULT_ONSET_POWER = 0.35
+#: Chroma extractor for audio inputs.
+DEFAULT_CHROMA_FEATURE = "chroma_cqt"
 #: Step-size set of the DTW at every level.
 DEFAULT_STEP_SIZES = "symmetric1"
 
@@ -143,27 +169,58 @@ def _check_rate(frame_rate) -> float:
 CHROMA_FEATURES = ("chroma_stft", "chroma_cqt")
 
 
-def _audio_features(y, sr, frame_rate: float, side: str, chroma_params=None, onset_params=None,
-                    chroma_feature: str = "chroma_stft"):
+def audio_sync_features(y, sr, *, frame_rate: float = DEFAULT_FRAME_RATE,
+                        chroma_feature: str = DEFAULT_CHROMA_FEATURE, chroma_params: dict | None = None,
+                        onset_params: dict | None = None, side: str = "audio"):
+    """Chroma and DLNCO of one recording, as :func:`synchronize` computes them.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n_samples,)]
+        Mono audio.
+    sr : float
+        Its sample rate.
+    frame_rate : float
+        Feature rate, Hz.
+    chroma_feature : {"chroma_cqt", "chroma_stft"}
+        Chroma extractor; DLNCO comes from :func:`alignkit.features.dlnco` either way, with the
+        same (once estimated) tuning.
+    chroma_params, onset_params : dict, optional
+        Further parameters of the chroma extractor and of ``dlnco``.
+    side : str
+        Name used in error messages.
+
+    Returns
+    -------
+    chroma, dlnco : Features
+        On the same frames.
+    """
     from alignkit.features import extract, sync_features
 
+    if chroma_feature not in CHROMA_FEATURES:
+        raise ParameterError(f"chroma_feature={chroma_feature!r} is not one of {list(CHROMA_FEATURES)}")
     if sr is None:
         raise ParameterError(f"{side} is an audio array: pass its sample rate (sr=... / sr_b=...)")
     arr = np.asarray(y)
     if arr.ndim != 1:
         raise ParameterError(f"{side}: audio must be a mono 1-D array, got shape {arr.shape}")
     if chroma_feature == "chroma_stft":
-        chroma, onsets = sync_features(arr, sr, frame_rate=frame_rate, chroma=chroma_params,
-                                       onsets=onset_params)
-    else:
-        for key, d in (("chroma_params", chroma_params), ("onset_params", onset_params)):
-            if d is not None and ("frame_rate" in d or "tuning" in d):
-                raise ParameterError(f"pass frame_rate directly, not inside {key}={d!r}")
-        from alignkit.features.chroma import estimate_tuning
+        return sync_features(arr, sr, frame_rate=frame_rate, chroma=chroma_params, onsets=onset_params)
+    for key, d in (("chroma_params", chroma_params), ("onset_params", onset_params)):
+        if d is not None and ("frame_rate" in d or "tuning" in d):
+            raise ParameterError(f"pass frame_rate directly, not inside {key}={d!r}")
+    from alignkit.features.chroma import estimate_tuning
 
-        t = estimate_tuning(np.asarray(arr, dtype=np.float32), sr)  # once, shared by both
-        chroma = extract(chroma_feature, arr, sr, frame_rate=frame_rate, tuning=t, **(chroma_params or {}))
-        onsets = extract("dlnco", arr, sr, frame_rate=frame_rate, tuning=t, **(onset_params or {}))
+    t = estimate_tuning(np.asarray(arr, dtype=np.float32), sr)  # once, shared by both
+    chroma = extract(chroma_feature, arr, sr, frame_rate=frame_rate, tuning=t, **(chroma_params or {}))
+    onsets = extract("dlnco", arr, sr, frame_rate=frame_rate, tuning=t, **(onset_params or {}))
+    return chroma, onsets
+
+
+def _audio_features(y, sr, frame_rate: float, side: str, chroma_params=None, onset_params=None,
+                    chroma_feature: str = DEFAULT_CHROMA_FEATURE):
+    chroma, onsets = audio_sync_features(y, sr, frame_rate=frame_rate, chroma_feature=chroma_feature,
+                                         chroma_params=chroma_params, onset_params=onset_params, side=side)
     return np.asarray(chroma.values), np.asarray(onsets.values), float(chroma.frame_rate)
 
 
@@ -266,8 +323,8 @@ def _check_power(p, name: str) -> float:
 def sync_inputs(a, b, *, sr=None, sr_b=None, frame_rate: float = DEFAULT_FRAME_RATE,
                 dlnco_weight: float = DEFAULT_DLNCO_WEIGHT, chroma_params: dict | None = None,
                 onset_params: dict | None = None, quantize: bool = True,
-                chroma_power: float = 1.0, onset_power: float = 1.0,
-                chroma_feature: str = "chroma_stft") -> tuple[np.ndarray, np.ndarray, float]:
+                chroma_power: float = 1.0, onset_power: float = DEFAULT_ONSET_POWER,
+                chroma_feature: str = DEFAULT_CHROMA_FEATURE) -> tuple[np.ndarray, np.ndarray, float]:
     """The stacked feature sequences :func:`synchronize` aligns.
 
     Parameters
@@ -286,10 +343,28 @@ def sync_inputs(a, b, *, sr=None, sr_b=None, frame_rate: float = DEFAULT_FRAME_R
     frame_rate : float
         The frame rate of both (the audio side's exact rate when a score is involved).
     """
-    fr = _check_rate(frame_rate)
+    sides, rate = _sides(a, b, sr=sr, sr_b=sr_b, frame_rate=frame_rate, chroma_params=chroma_params,
+                         onset_params=onset_params, chroma_feature=chroma_feature)
+    X, Y = _stack_sides(sides, dlnco_weight, quantize, chroma_power, onset_power)
+    return X, Y, float(rate)
+
+
+def _stack_sides(sides, dlnco_weight, quantize, chroma_power, onset_power):
     w = _check_weight(dlnco_weight)
     cp = _check_power(chroma_power, "chroma_power")
     op = _check_power(onset_power, "onset_power")
+    if not isinstance(quantize, (bool, np.bool_)):
+        raise ParameterError(f"quantize={quantize!r} must be a bool")
+    X = _stack(sides[0][0], sides[0][1], w, bool(quantize), cp, op)
+    Y = _stack(sides[1][0], sides[1][1], w, bool(quantize), cp, op)
+    if X.shape[1] != Y.shape[1]:
+        raise ParameterError(f"feature dimensions differ: a has {X.shape[1]}, b has {Y.shape[1]}")
+    return X, Y
+
+
+def _sides(a, b, *, sr, sr_b, frame_rate, chroma_params, onset_params, chroma_feature):
+    """``([(chroma, dlnco, rate), (chroma, dlnco, rate)], rate)``: the raw features of both sides."""
+    fr = _check_rate(frame_rate)
     if chroma_feature not in CHROMA_FEATURES:
         raise ParameterError(f"chroma_feature={chroma_feature!r} is not one of {list(CHROMA_FEATURES)}")
     if sr_b is None:
@@ -311,13 +386,7 @@ def sync_inputs(a, b, *, sr=None, sr_b=None, frame_rate: float = DEFAULT_FRAME_R
     for k, x in enumerate((a, b)):
         if sides[k] is None:
             sides[k] = _score_features(x, rate)
-    if not isinstance(quantize, (bool, np.bool_)):
-        raise ParameterError(f"quantize={quantize!r} must be a bool")
-    X = _stack(sides[0][0], sides[0][1], w, bool(quantize), cp, op)
-    Y = _stack(sides[1][0], sides[1][1], w, bool(quantize), cp, op)
-    if X.shape[1] != Y.shape[1]:
-        raise ParameterError(f"feature dimensions differ: a has {X.shape[1]}, b has {Y.shape[1]}")
-    return X, Y, float(rate)
+    return sides, float(rate)
 
 
 def _check_weight(w) -> float:
@@ -334,7 +403,8 @@ def synchronize(a, b, *, sr=None, sr_b=None, frame_rate: float = DEFAULT_FRAME_R
                 step_sizes=DEFAULT_STEP_SIZES, weights=None, factors=None, radius: int | None = None,
                 memory_limit: int | None = None, chroma_params: dict | None = None,
                 onset_params: dict | None = None, quantize: bool = True, chroma_power: float = 1.0,
-                onset_power: float = 1.0, chroma_feature: str = "chroma_stft") -> SyncResult:
+                onset_power: float = DEFAULT_ONSET_POWER, chroma_feature: str = DEFAULT_CHROMA_FEATURE,
+                refine: bool = True, refine_params: dict | None = None) -> SyncResult:
     """Align two versions of a piece at high resolution (chroma + DLNCO, coarse to fine).
 
     Parameters
@@ -351,7 +421,7 @@ def synchronize(a, b, *, sr=None, sr_b=None, frame_rate: float = DEFAULT_FRAME_R
         Feature rate for audio and score inputs, Hz (given features keep their own rate,
         which both sides must share).
     dlnco_weight : float >= 0
-        Weight ``w`` of the onset term (0: chroma only).
+        Weight ``w`` of the onset term (0: chroma only; default 0.5, see ``onset_power``).
     cost_offset : float
         Constant added to every local cost (see the module docstring); fused into the kernels.
     step_sizes : str or np.ndarray [shape=(S, 2)]
@@ -363,38 +433,44 @@ def synchronize(a, b, *, sr=None, sr_b=None, frame_rate: float = DEFAULT_FRAME_R
         :func:`alignkit.align.multiscale.multiscale_dtw` (``None``: its defaults; a
         ``memory_limit`` in bytes bounds every level).
     chroma_params, onset_params : dict, optional
-        Further ``chroma_stft`` / ``dlnco`` parameters for audio inputs (passed to
-        :func:`alignkit.features.sync_features`; not used for given features or scores).
-        Measured: log compression ``chroma_params={"gamma": 1e7}`` lowered the mean beat
-        error on rendered solo piano (ASAP, 27.6 -> 24.6 ms) but raised it on the
-        multi-timbre demo corpus (41.6 -> 45.4 ms), so the default stays uncompressed.
-    chroma_feature : {"chroma_stft", "chroma_cqt"}
-        Chroma extractor for audio inputs (``chroma_params`` are its parameters; DLNCO comes
-        from :func:`alignkit.features.dlnco` either way, with the same tuning). Measured with
-        ``"chroma_cqt"`` (librosa's constant-Q magnitudes, 36 bins per octave: shorter windows
-        for high pitches, longer for low ones): ASAP 18 pairs 25.2 -> 22.4 ms mean beat error
-        (96.2 % within 100 ms; Beethoven 17-1 30.7 -> 26.4 ms), demo corpus audio-audio
-        40.9 -> 38.8 ms, score-audio 56.5 -> 56.9 ms; but slower: a pair of 80 s recordings
-        1.4 s instead of 0.4 s (plus about 4 s for librosa's first call), hence not yet the default:
-        stored-feature pipelines (:mod:`alignkit.pipeline`, the evaluation harness) compute
-        ``chroma_stft`` and pass features.
+        Further parameters of the chroma extractor and of ``dlnco`` for audio inputs (not used
+        for given features or scores). Measured: log compression ``chroma_params={"gamma": 1e7}``
+        of the STFT chroma lowered the mean beat error on rendered solo piano (ASAP, 27.6 ->
+        24.6 ms) but raised it on the multi-timbre demo corpus (41.6 -> 45.4 ms), so the default
+        stays uncompressed.
+    chroma_feature : {"chroma_cqt", "chroma_stft"}
+        Chroma extractor for audio inputs (:func:`audio_sync_features`; DLNCO comes from
+        :func:`alignkit.features.dlnco` either way, with the same tuning). ``"chroma_cqt"``
+        (librosa's constant-Q magnitudes, 36 bins per octave: shorter windows for high pitches,
+        longer for low ones) against ``"chroma_stft"``: ASAP 18 pairs 25.2 -> 22.4 ms mean beat
+        error (Beethoven 17-1 30.7 -> 26.4 ms), demo corpus audio-audio 40.9 -> 38.8 ms,
+        score-audio unchanged; slower: a pair of 80 s recordings about 1.4 s of features instead
+        of 0.4 s (plus about 4 s for librosa's first call in a process).
     quantize : bool
         Quantise the chroma (:func:`quantize_chroma`, as the Sync Toolbox does) before the
         cost. Measured: ASAP 27.6 -> 24.8 ms mean beat error, demo 41.6 -> 40.9 ms.
     chroma_power, onset_power : float > 0
         Exponents applied to the chroma (before quantisation) and to the DLNCO values of both
         sides (1: unchanged). Powers below 1 compress: weak pitch classes and weak onsets (soft
-        accompaniment under a loud melody, decaying onsets) count more. Measured on 18 pairs of
-        rendered ASAP piano performances (90 s, ``bench/bench_accuracy.py``): both 0.25 lowered
-        the mean beat error from 25.2 to 22.3 ms (96.7 % instead of 95.8 % within 100 ms;
-        Schubert D.899/3 35.8 -> 24.2 ms), but raised it on the multi-timbre demo corpus
+        accompaniment under a loud melody, decaying onsets) count more, which helps where one
+        version's weak onsets must outvote a loud, asynchronous melody note. Measured on 18
+        pairs of rendered ASAP piano performances (90 s, ``bench/bench_accuracy.py``, STFT
+        chroma, no refinement): both 0.25 lowered the mean beat error from 25.2 to 22.3 ms
+        (Schubert D.899/3 35.8 -> 24.2 ms) but raised it on the multi-timbre demo corpus
         (audio-audio 40.9 -> 49.3 ms, score-audio 60.6 -> 76.6 ms: in vibraphone, strings and
-        organ versions spurious weak onsets gain weight), so the defaults stay 1. For clean
-        solo piano recordings ``chroma_power=0.25, onset_power=0.25`` is the better choice.
-        Milder: ``onset_power=0.35, dlnco_weight=0.5`` gave ASAP 24.2 ms / 96.1 %, demo
-        audio-audio 42.4 ms and score-audio 60.8 ms (more beats within 100 ms on both). The
-        gain is on beats where one version's weak onsets (accompaniment) must outvote a loud,
-        asynchronous melody note.
+        organ versions spurious weak onsets gain weight). The milder default
+        ``onset_power=0.35`` with ``dlnco_weight=0.5`` keeps the gain on piano without the loss
+        on the demo (see the table in the module docstring). For clean solo piano
+        ``chroma_power=0.25, onset_power=0.25`` is better still.
+    refine : bool
+        Straighten the path between matched note onsets at least a second apart (held chords,
+        fermatas), with :func:`alignkit.align.refine.refine_path` on the raw DLNCO of both
+        sides; ``cost`` stays the DTW path's. Measured (18 ASAP pairs, STFT chroma, powers 1):
+        25.2 -> 20.3 ms mean beat error, 95.8 -> 96.7 % within 100 ms; demo corpus audio-audio
+        40.9 -> 40.6 ms, score-audio 60.6 -> 60.1 ms; about 5 ms per pair.
+    refine_params : dict, optional
+        Options of :func:`alignkit.align.refine.refine_path` (``min_gap``, ``threshold``,
+        ``tolerance``, ``min_similarity``).
 
     Returns
     -------
@@ -419,21 +495,33 @@ def synchronize(a, b, *, sr=None, sr_b=None, frame_rate: float = DEFAULT_FRAME_R
     """
     off = check_cost_offset(cost_offset)
     resolve_step_sizes(step_sizes, weights)  # validate before the (slow) features
+    if not isinstance(refine, (bool, np.bool_)):
+        raise ParameterError(f"refine={refine!r} must be a bool")
+    if refine_params is not None and not isinstance(refine_params, dict):
+        raise ParameterError(f"refine_params={refine_params!r} must be a dict")
     t0 = time.perf_counter()
-    X, Y, rate = sync_inputs(a, b, sr=sr, sr_b=sr_b, frame_rate=frame_rate, dlnco_weight=dlnco_weight,
-                             chroma_params=chroma_params, onset_params=onset_params, quantize=quantize,
-                             chroma_power=chroma_power, onset_power=onset_power,
-                             chroma_feature=chroma_feature)
+    sides, rate = _sides(a, b, sr=sr, sr_b=sr_b, frame_rate=frame_rate, chroma_params=chroma_params,
+                         onset_params=onset_params, chroma_feature=chroma_feature)
+    X, Y = _stack_sides(sides, dlnco_weight, quantize, chroma_power, onset_power)
     t1 = time.perf_counter()
     kw = {}
     if radius is not None:
         kw["radius"] = radius
     res = multiscale_dtw(X, Y, metric="sqeuclidean", step_sizes=step_sizes, weights=weights,
                          factors=factors, memory_limit=memory_limit, cost_offset=off, **kw)
+    path, n_anchors = res.path, 0
+    if refine:
+        from alignkit.align.refine import refine_path
+
+        # on the raw DLNCO (not the compressed, weighted one in X, Y): onsets are its peaks
+        path, anchors = refine_path(res.path, sides[0][1][: len(X)], sides[1][1][: len(Y)], frame_rate=rate,
+                                    return_anchors=True, **dict(refine_params or {}))
+        n_anchors = len(anchors)
     t2 = time.perf_counter()
     info = dict(res.info)
     info.update(features_s=t1 - t0, align_s=t2 - t1, dlnco_weight=float(dlnco_weight), cost_offset=off,
-                quantize=bool(quantize), chroma_power=float(chroma_power), onset_power=float(onset_power))
-    return SyncResult(path=res.path, frame_rate=rate, cost=float(res.cost),
+                quantize=bool(quantize), chroma_power=float(chroma_power), onset_power=float(onset_power),
+                chroma_feature=chroma_feature, refine=bool(refine), n_anchors=int(n_anchors))
+    return SyncResult(path=path, frame_rate=rate, cost=float(res.cost),
                       normalized_cost=float(res.cost) / len(res.path), step_sizes=res.step_sizes,
                       n_cells=int(res.n_cells), shape=(int(X.shape[0]), int(Y.shape[0])), info=info)

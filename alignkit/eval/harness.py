@@ -172,7 +172,10 @@ class _Version:
         self.v = v
         self.sr = sr
         self.feature_params = feature_params
-        self.dlnco_weight = dlnco_weight
+        # the stacked chroma+dlnco of the dtw / mrmsdtw rows weighs DLNCO 1 unless told otherwise;
+        # synchronize ("sync") has its own default weight
+        self.dlnco_weight = 1.0 if dlnco_weight is None else dlnco_weight
+        self.sync_weight = dlnco_weight
         self._src = None
         self.load_s = 0.0
         self.duration = None
@@ -235,18 +238,21 @@ class _Version:
         return extract(name, y, sr, **params)
 
     def _sync(self, src, params):
+        from alignkit.align.sync import DEFAULT_CHROMA_FEATURE, audio_sync_features
+
         frame_rate = float(params.pop("frame_rate", 50.0))
+        chroma_feature = params.pop("chroma_feature", DEFAULT_CHROMA_FEATURE)
         chroma_p, onset_p = dict(params.pop("chroma", {})), dict(params.pop("onsets", {}))
         self.sync_cfg = _sync_config(params)
         if self.v.kind == "score":
             return (
-                self._single("chroma_stft", src, {"frame_rate": frame_rate, **chroma_p}),
+                self._single(chroma_feature, src, {"frame_rate": frame_rate, **chroma_p}),
                 self._single("dlnco", src, {"frame_rate": frame_rate, **onset_p}),
             )
-        from alignkit.features import sync_features
-
         y, sr = src
-        return sync_features(y, sr, frame_rate=frame_rate, chroma=chroma_p, onsets=onset_p)
+        # the features synchronize computes itself for audio (same extractor, shared tuning)
+        return audio_sync_features(y, sr, frame_rate=frame_rate, chroma_feature=chroma_feature,
+                                   chroma_params=chroma_p or None, onset_params=onset_p or None)
 
     def annotations(self, role: str):
         if role not in self._ann:
@@ -259,11 +265,13 @@ SYNC_DEFAULTS = {"quantize": True, "onset_cost": "euclidean", "dense_cells": 100
 
 
 def _sync_config(params: dict) -> dict:
-    params = {k: v for k, v in params.items() if k not in ("frame_rate", "chroma", "onsets")}
+    given = ("frame_rate", "chroma", "onsets", "chroma_feature")
+    params = {k: v for k, v in params.items() if k not in given}
     unknown = sorted(set(params) - set(SYNC_DEFAULTS))
     if unknown:
         raise ParameterError(
-            f"{SYNC} takes frame_rate, chroma, onsets, {', '.join(SYNC_DEFAULTS)} parameters, not {unknown}"
+            f"{SYNC} takes frame_rate, chroma_feature, chroma, onsets, {', '.join(SYNC_DEFAULTS)} "
+            f"parameters, not {unknown}"
         )
     cfg = {**SYNC_DEFAULTS, **params}
     if cfg["onset_cost"] not in ("euclidean", "sqeuclidean"):
@@ -372,7 +380,9 @@ def _run_sync(va, vb, rate: float, options: dict):
     """The engine's high-resolution synchronisation (:func:`alignkit.align.sync.synchronize`)."""
     from alignkit.align.sync import synchronize
 
-    opts = {"dlnco_weight": va.dlnco_weight, **dict(options.get("sync", {}))}
+    opts = dict(options.get("sync", {}))
+    if va.sync_weight is not None:  # given explicitly to the harness; else synchronize's default
+        opts = {"dlnco_weight": va.sync_weight, **opts}
     res = synchronize(va.raw_sync, vb.raw_sync, **opts)
     return res.path, float(res.frame_rate)
 
@@ -499,7 +509,7 @@ def evaluate_corpus(
     levels: Sequence[str] = ("beats", "measures", "notes"),
     include_scores: bool = True,
     sr: int = 22050,
-    dlnco_weight: float = 1.0,
+    dlnco_weight: float | None = None,
     options: Mapping | None = None,
     on_error: str = "raise",
     progress=None,
@@ -535,8 +545,9 @@ def evaluate_corpus(
         Include score versions (their features come from the notes).
     sr : int
         Audio sample rate for decoding.
-    dlnco_weight : float
-        Weight ``w`` of the DLNCO cost in ``chroma+dlnco``.
+    dlnco_weight : float, optional
+        Weight ``w`` of the DLNCO cost in ``chroma+dlnco`` (``None``: 1 for the dtw / mrmsdtw
+        rows, :func:`alignkit.align.sync.synchronize`'s own default for ``sync``).
     options : dict of str -> dict, optional
         Extra keyword options per method, e.g. ``{"dtw": {"step_sizes": "symmetric1"},
         "mrmsdtw": {"radius": 8}, "softdtw": {"gamma": 0.1, "max_cells": 10**6}}``.
@@ -575,7 +586,7 @@ def evaluate_corpus(
             raise ParameterError(f"level {lv!r} is not one of {list(LEVELS)}")
     if on_error not in ("raise", "skip"):
         raise ParameterError(f"on_error={on_error!r} is not one of ['raise', 'skip']")
-    if not (np.isfinite(dlnco_weight) and dlnco_weight >= 0):
+    if dlnco_weight is not None and not (np.isfinite(dlnco_weight) and dlnco_weight >= 0):
         raise ParameterError(f"dlnco_weight={dlnco_weight!r} must be a non-negative number")
     options = {k: dict(v) for k, v in dict(options or {}).items()}
     for k in options:
@@ -765,7 +776,7 @@ def pair_alignment(
     method: str,
     feature: str,
     sr: int = 22050,
-    dlnco_weight: float = 1.0,
+    dlnco_weight: float | None = None,
     feature_params: Mapping | None = None,
     options: Mapping | None = None,
     level: str = "beats",
