@@ -7,7 +7,10 @@ Public API
 - :func:`subsequence_dtw`: a query inside a long recording (matching function, top-k matches).
 - :func:`multiscale_dtw`: memory-bounded coarse-to-fine DTW for long recordings.
 - :func:`synchronize` / :class:`SyncResult`: high-resolution music synchronisation (chroma +
-  DLNCO, cost offset, coarse to fine at 50 Hz): the default way to align two versions.
+  DLNCO, cost offset, coarse to fine at 50 Hz, refined at held notes): the default way to align
+  two versions.
+- :func:`refine_path` / :func:`refine_time_map`: onset-anchored straightening of a path across
+  passages without onsets (held chords, fermatas).
 - :mod:`alignkit.align.paths`: THE warping-path convention.
 
 Soft-DTW and CTC live in their own modules and are loaded lazily on first access.
@@ -21,6 +24,7 @@ from alignkit.align import paths
 from alignkit.align.cost import cost_matrix
 from alignkit.align.dtw import STEP_SETS, DTWResult, dtw
 from alignkit.align.multiscale import multiscale_dtw
+from alignkit.align.refine import refine_path, refine_time_map
 from alignkit.align.subsequence import SubsequenceMatch, SubsequenceResult, subsequence_dtw
 from alignkit.align.sync import SyncResult, synchronize
 
@@ -36,6 +40,8 @@ __all__ = [
     "multiscale_dtw",
     "synchronize",
     "SyncResult",
+    "refine_path",
+    "refine_time_map",
 ]
 
 # Submodules and names that need torch: imported on first attribute access, because torch
