@@ -219,6 +219,8 @@ def estimate_pair_seconds(store: str, c, *, method: str = DEFAULT_METHOD, featur
     StoreError
         No pair has both features in the store yet.
     """
+    if method == "sync":  # sync ignores ``feature``: it reads SYNC_FEATURES
+        feature = SYNC_FEATURES[0]
     df = _store(store).list_features()
     df = df[df["extractor"] == feature]
     frames = {(w, v): int(n) for w, v, n in zip(df["work"], df["version"], df["n_frames"], strict=True)}

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from alignkit import pipeline
-from alignkit.exceptions import CorpusError, ParameterError
+from alignkit.exceptions import CorpusError, ParameterError, StoreError
 
 
 @pytest.fixture(scope="module")
@@ -271,3 +271,16 @@ def test_sync_method_on_rendered_corpus_beats_dtw_and_linear_scaling(tiny_corpus
         pipeline.extract_item(s2, it, features=specs[:1])
     r = pipeline.align_group(s2, work, pairs[:1], run_id="t2")
     assert r[0]["status"] == "failed" and "dlnco" in r[0]["error"]
+
+
+def test_pair_cost_estimate_reads_the_features_sync_reads(tiny_corpus, tmp_path):
+    """The default method sizes its tasks from its own features (not the dtw method's chroma_stft)."""
+    c = pipeline.load_corpus(str(tiny_corpus))
+    store = str(tmp_path / "store")
+    specs = [{"name": n, "params": {}} for n in pipeline.SYNC_FEATURES]
+    for it in pipeline.corpus_items(c):
+        assert pipeline.extract_item(store, it, features=specs)["status"] == "done"
+    s_sync = pipeline.estimate_pair_seconds(store, c)  # method sync, the default
+    assert 0 < s_sync < 60
+    with pytest.raises(StoreError, match="chroma_stft"):  # not extracted: dtw cannot be sized
+        pipeline.estimate_pair_seconds(store, c, method="dtw")
