@@ -495,12 +495,82 @@ def test_strip_and_block_sizes_match_the_textbook_recursion(weights, subsequence
         want_v, want_E = _grad_dp(C, gamma, weights, mask, subsequence)
         wd, wv, wh = weights
         for S, T in [(1, 1), (2, 3), (3, 2), (5, 7), (7, 1), (128, 64)]:
-            R = np.empty((n, W))
-            endw = np.zeros(W)
-            v = K._forward_one(Cb, lo, hi, n, m, gamma, wd, wv, wh, subsequence, True, R, endw, S, T)
-            assert v == pytest.approx(want_v, rel=1e-12), (name, S, T)
-            K._backward_one(Cb, R, lo, hi, n, m, gamma, wd, wv, wh, subsequence, endw, 1.0, S, T)
-            E = np.zeros((n, m))
-            for i in range(n):
-                E[i, lo[i]:hi[i]] = R[i, : hi[i] - lo[i]]
-            np.testing.assert_allclose(E, want_E, rtol=1e-10, atol=1e-12, err_msg=f"{name} S={S} T={T}")
+            # the serial sweep, then the same tiles as a pipeline of strips over the threads
+            got = []
+            for fwd, bwd in [(K._forward_one, K._backward_one), (K._forward_wave, K._backward_wave)]:
+                R = np.empty((n, W))
+                endw = np.zeros(W)
+                v = fwd(Cb, lo, hi, n, m, gamma, wd, wv, wh, subsequence, True, R, endw, S, T)
+                assert v == pytest.approx(want_v, rel=1e-12), (name, S, T, fwd.__name__)
+                bwd(Cb, R, lo, hi, n, m, gamma, wd, wv, wh, subsequence, endw, 1.0, S, T)
+                E = np.zeros((n, m))
+                for i in range(n):
+                    E[i, lo[i]:hi[i]] = R[i, : hi[i] - lo[i]]
+                np.testing.assert_allclose(E, want_E, rtol=1e-10, atol=1e-12, err_msg=f"{name} S={S} T={T}")
+                got.append((v, E))
+            assert got[0][0] == got[1][0] and np.array_equal(got[0][1], got[1][1]), (name, S, T)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_one_pair_over_all_threads_equals_the_serial_sweep(dtype):
+    """One pair runs as a pipeline of strips over the threads: strip k's block waits until strip
+    k - 1 (backward: k + 1) is far enough. Dense, banded and jumping windows, small strips and
+    blocks so that many strips are in flight: value and gradient bit for bit the serial ones."""
+    from alignkit.align._kernels import softdtw_cpu as K
+
+    rng = np.random.default_rng(11)
+    n, m = 157, 203
+    C = (rng.random((n, m)) * 2).astype(dtype)
+    masks = {
+        "dense": np.ones((n, m), bool),
+        "band": _windows_to_mask(*sakoe_chiba_window(n, m, 9), m),
+        "staircase": _staircase_mask(n, m, rng),
+    }
+    one = dtype(1.0)
+    for name, mask in masks.items():
+        lo, hi = mask_window(mask)
+        W = int((hi - lo).max())
+        Cb = np.full((n, W), np.inf, dtype)
+        for i in range(n):
+            Cb[i, : hi[i] - lo[i]] = np.where(mask[i, lo[i]:hi[i]], C[i, lo[i]:hi[i]], np.inf)
+        for (S, T), subseq, (wd, wv, wh) in [((4, 5), False, WEIGHTS[0]), ((8, 3), True, WEIGHTS[3]),
+                                             ((16, 16), False, WEIGHTS[2]), ((3, 9), True, WEIGHTS[1])]:
+            got = []
+            for fwd, bwd in [(K._forward_one, K._backward_one), (K._forward_wave, K._backward_wave)]:
+                R = np.empty((n, W), dtype)
+                endw = np.zeros(W, dtype)
+                v = fwd(Cb, lo, hi, n, m, dtype(0.4), dtype(wd), dtype(wv), dtype(wh), subseq, True, R, endw,
+                        S, T)
+                bwd(Cb, R, lo, hi, n, m, dtype(0.4), dtype(wd), dtype(wv), dtype(wh), subseq, endw, one, S, T)
+                got.append((v, R))
+            if math.isinf(wh) and not subseq:  # no horizontal step and n < m: no path at all
+                assert got[0][0] == np.inf
+            elif math.isfinite(wv):  # every window here has paths with all three steps
+                assert np.isfinite(got[0][0]) and np.abs(got[0][1]).sum() > 0, (name, S, T)
+            assert got[0][0] == got[1][0], (name, S, T)
+            assert np.array_equal(got[0][1], got[1][1]), (name, S, T)
+
+
+def test_one_pair_uses_the_parallel_kernels(monkeypatch):
+    """Above PARALLEL_MIN_CELLS even a single pair takes the parallel kernels, with the serial
+    twins' values and gradients."""
+    from alignkit.align._kernels import softdtw_cpu
+
+    assert softdtw_cpu.pick("sdtw_forward", 1, 2_000_000) is softdtw_cpu.sdtw_forward
+    assert softdtw_cpu.pick("sdtw_backward", 1, 10) is softdtw_cpu.sdtw_backward_serial
+    assert softdtw_cpu.pick("gather_band", 1, 2_000_000) is softdtw_cpu.gather_band_serial
+    C0 = _rand(300, 280, seed=5)
+
+    def run():
+        out = []
+        for band, sub in [(None, False), (20, False), (None, True)]:
+            C = torch.tensor(C0, requires_grad=True)
+            v = soft_dtw(C, gamma=0.3, band=band, subsequence=sub)
+            out += [v.detach(), torch.autograd.grad(v, C)[0]]
+        return out
+
+    serial = run()
+    monkeypatch.setattr(softdtw_cpu, "PARALLEL_MIN_CELLS", 0)
+    parallel = run()
+    for a, b in zip(serial, parallel, strict=True):
+        assert torch.equal(a, b)

@@ -31,16 +31,24 @@ rounding), pushes ``G * p`` to its predecessors and gets ``E = G * sum_k w_k p_k
 over its ``R`` once its block is done (nothing reads it any more). The gradient therefore lives in
 the forward's buffer: O(B N W) memory for the pair of passes.
 
-Batches are parallel over items (``prange``).
+Threads: batches of at least ``_WAVE_ITEMS`` items are parallel over items (``prange``). A single
+item is spread over the threads as a pipeline of strips (:func:`_forward_wave`): workers claim
+strips in order and run them block by block, each block first waiting (on an atomic counter of the
+blocks done per strip) until the strip it reads from is far enough ahead; the backward runs the
+same pipeline bottom-up. The blocks are the serial sweep's, so results are bit for bit identical;
+the extra state is one boundary row and two carried steps per strip.
 """
 
 from __future__ import annotations
 
 import math
+import platform
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, prange, types
-from numba.extending import overload, register_jitable
+from numba.core import cgutils
+from numba.extending import intrinsic, overload, register_jitable
 
 __all__ = [
     "sdtw_forward",
@@ -55,6 +63,9 @@ __all__ = [
 # below this many cells (or with one item) the serial twins are used: starting the thread pool
 # costs tens of milliseconds on a busy machine
 PARALLEL_MIN_CELLS = 1_000_000
+# batches of fewer items run item after item, each spread over the threads by a wavefront of tiles
+# (:func:`_forward_wave`); bigger ones are parallel over items
+_WAVE_ITEMS = 2
 
 _INF = np.inf
 
@@ -156,6 +167,71 @@ def _ov_lg(s):
     if isinstance(s, types.Float) and s.bitwidth == 32:
         return lambda s: _lg32(s)
     return lambda s: _lg64(s)
+
+
+# ----------------------------------------------------------------------------- atomics
+# One item spread over the threads is a pipeline of strips: a strip's block waits until the strip
+# it reads from has done enough blocks. The progress counters are read with acquire and written
+# with release semantics (so the block's cells are visible before its count), numba has no such
+# operations, hence these LLVM intrinsics.
+def _item_ptr(context, builder, aryty, ary, idx):
+    a = context.make_array(aryty)(context, builder, ary)
+    return cgutils.get_item_pointer(context, builder, aryty, a, [idx])
+
+
+@intrinsic
+def _atomic_load(typingctx, arr, idx):
+    """``arr[idx]`` (int64) read with acquire semantics."""
+    sig = types.int64(arr, idx)
+
+    def codegen(context, builder, sig, args):
+        return builder.load_atomic(_item_ptr(context, builder, sig.args[0], args[0], args[1]), "acquire", 8)
+
+    return sig, codegen
+
+
+@intrinsic
+def _atomic_store(typingctx, arr, idx, val):
+    """``arr[idx] = val`` (int64) with release semantics."""
+    sig = types.void(arr, idx, val)
+
+    def codegen(context, builder, sig, args):
+        v = context.cast(builder, args[2], sig.args[2], types.int64)
+        builder.store_atomic(v, _item_ptr(context, builder, sig.args[0], args[0], args[1]), "release", 8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _atomic_add(typingctx, arr, idx, val):
+    """``arr[idx] += val`` (int64) atomically; returns the old value."""
+    sig = types.int64(arr, idx, val)
+
+    def codegen(context, builder, sig, args):
+        v = context.cast(builder, args[2], sig.args[2], types.int64)
+        return builder.atomic_rmw("add", _item_ptr(context, builder, sig.args[0], args[0], args[1]), v,
+                                  "seq_cst")
+
+    return sig, codegen
+
+
+_X86 = platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
+
+
+@intrinsic
+def _pause(typingctx):
+    """A spin-wait hint (x86 ``pause``; nothing elsewhere)."""
+    sig = types.void()
+
+    def codegen(context, builder, sig, args):
+        if _X86:
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), []),
+                                                "llvm.x86.sse2.pause")
+            builder.call(fn, [])
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 # ----------------------------------------------------------------------------- strips
@@ -287,8 +363,30 @@ def _block_scatter(M, lo, hi, i0, ns, ta, tb, src, laneoff, scale):
             M[i, j - lo[i]] = src[j + s - ta, s + laneoff] * scale
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _strip(lo, hi, nn, S, k):
+    """Rows ``[i0, i0 + ns)`` of strip ``k`` and its steps ``[jmin, t1)``."""
+    i0 = k * S
+    ns = min(S, nn - i0)
+    return i0, ns, lo[i0], hi[i0 + ns - 1] + ns - 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bget(row, blo, bhi, j, fill):
+    """Cell ``j`` (absolute column) of a boundary row stored from column ``blo``; ``fill`` outside."""
+    return row[j - blo] if blo <= j < bhi else fill
+
+
 @njit(cache=True, nogil=True, fastmath=_FM, error_model="numpy")
-def _forward_one(C, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, need_grad, R, endw, S, T):
+def _fwd_tile(C, lo, hi, nn, gamma, wd, wv, wh, subseq, need_grad, R, S, T, k, b, PB, CR, DR, DC, SA, SB):
+    """Run block ``b`` (steps ``[jmin + b T, ...)``) of strip ``k`` of the forward recursion.
+
+    Per-strip state lives outside, so that tiles of different strips can interleave (and run on
+    different threads): ``PB[k % len]`` is the row above the strip (the last row of strip
+    ``k - 1``, stored from its ``lo``), ``PB[(k + 1) % len]`` receives the strip's own last row and
+    ``CR[k % len]`` carries the block's two previous steps. ``DR``, ``DC``, ``SA``, ``SB`` are
+    scratch (one set per thread).
+    """
     one = gamma / gamma
     zero = gamma - gamma
     inf = one / zero
@@ -296,93 +394,199 @@ def _forward_one(C, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, need_grad, R, end
     use_d = wd < inf
     use_v = wv < inf
     use_h = wh < inf
-    dt = C.dtype
-    P = np.empty(mm + 2, dt)  # R of the row above the strip, absolute columns
-    Pn = np.empty(mm + 2, dt)
-    P[:] = inf
-    # DR[t - ta + 2, s + 1]: R of lane s at step t of the current block of T steps (rows 0, 1: the
-    # two steps before it); column 0 is the row above the strip at column t + 1
-    DR = np.empty((T + 2, S + 2), dt)
-    DC = np.empty((T, S + 1), dt)
-    nst = hi[nn - 1] + S + 1 if nn > 0 else 1
-    SA = np.empty(nst, np.int64)
-    SB = np.empty(nst, np.int64)
-    for i0 in range(0, nn, S):
-        ns = min(S, nn - i0)
-        jmin = lo[i0]
-        t1 = hi[i0 + ns - 1] + ns - 1  # one past the last step
-        _lanes(lo, hi, i0, ns, jmin, t1 - jmin, SA, SB)
-        Pn[:] = inf
-        DR[0:2, :] = inf
-        DR[1, 0] = P[jmin]
-        if jmin >= 1:
-            DR[0, 0] = P[jmin - 1]
-        ta = jmin
-        while ta < t1:
-            tb = min(ta + T, t1)
-            DR[2:, :] = inf
-            DC[:, :] = inf
-            _block_gather(C, lo, hi, i0, ns, ta, tb, DC, 0)
-            for t in range(ta, tb):
-                r = t - ta + 2
-                sa = SA[t - jmin]
-                sb = SB[t - jmin]
-                qa = max(sa - 1, 0)  # one inactive lane on each side becomes +inf
-                qb = min(sb + 1, ns - 1)
-                if qa <= qb:
-                    _fwd_step(DR[r - 2, qa:qb + 1], DR[r - 1, qa:qb + 1], DR[r - 1, qa + 1:qb + 2],
-                              DC[r - 2, qa:qb + 1], DR[r, qa + 1:qb + 2], wd, wv, wh, gamma, inv, inf,
-                              use_d, use_v, use_h)
-                if i0 == 0 and sa == 0 and sb >= 0 and (subseq or t == 0):
-                    DR[r, 1] = DC[r - 2, 0]  # a start cell: R = C
-                DR[r, 0] = P[t + 1] if t + 1 < mm else inf
-            if need_grad:
-                _block_scatter(R, lo, hi, i0, ns, ta, tb, DR[2:], 1, one)
-            s = ns - 1  # the strip's last row, for the next strip
-            i = i0 + s
-            for j in range(max(ta - s, lo[i]), min(tb - s, hi[i])):
-                Pn[j] = DR[j + s - ta + 2, ns]
-            DR[0, :] = DR[tb - ta, :]
-            DR[1, :] = DR[tb - ta + 1, :]
-            ta = tb
-        tmp = P
-        P = Pn
-        Pn = tmp
-    # P now holds the last row of R (absolute columns, +inf outside its window)
-    if nn == 0:
-        return inf
-    plo = lo[nn - 1]
-    phi = hi[nn - 1]
+    i0, ns, jmin, t1 = _strip(lo, hi, nn, S, k)
+    ta = jmin + b * T
+    tb = min(ta + T, t1)
+    pa = PB[k % PB.shape[0]]
+    pn = PB[(k + 1) % PB.shape[0]]
+    alo = lo[i0 - 1] if i0 > 0 else 0
+    ahi = hi[i0 - 1] if i0 > 0 else 0
+    cr = CR[k % CR.shape[0]]
+    # DR[t - ta + 2, s + 1]: R of lane s at step t (rows 0, 1: the two steps before the block);
+    # column 0 is the row above the strip at column t + 1
+    if b == 0:
+        for r in range(2):
+            for q in range(ns + 2):
+                DR[r, q] = inf
+        DR[1, 0] = _bget(pa, alo, ahi, jmin, inf)
+        DR[0, 0] = _bget(pa, alo, ahi, jmin - 1, inf)
+    else:
+        for r in range(2):
+            for q in range(ns + 2):
+                DR[r, q] = cr[r, q]
+    for r in range(2, tb - ta + 2):
+        for q in range(ns + 2):
+            DR[r, q] = inf
+    for r in range(tb - ta):
+        for q in range(ns):
+            DC[r, q] = inf
+    _lanes(lo, hi, i0, ns, ta, tb - ta, SA, SB)
+    _block_gather(C, lo, hi, i0, ns, ta, tb, DC, 0)
+    for t in range(ta, tb):
+        r = t - ta + 2
+        sa = SA[t - ta]
+        sb = SB[t - ta]
+        qa = max(sa - 1, 0)  # one inactive lane on each side becomes +inf
+        qb = min(sb + 1, ns - 1)
+        if qa <= qb:
+            _fwd_step(DR[r - 2, qa:qb + 1], DR[r - 1, qa:qb + 1], DR[r - 1, qa + 1:qb + 2],
+                      DC[r - 2, qa:qb + 1], DR[r, qa + 1:qb + 2], wd, wv, wh, gamma, inv, inf,
+                      use_d, use_v, use_h)
+        if i0 == 0 and sa == 0 and sb >= 0 and (subseq or t == 0):
+            DR[r, 1] = DC[r - 2, 0]  # a start cell: R = C
+        DR[r, 0] = _bget(pa, alo, ahi, t + 1, inf)
+    if need_grad:
+        _block_scatter(R, lo, hi, i0, ns, ta, tb, DR[2:], 1, one)
+    s = ns - 1  # the strip's last row, for the next strip
+    i = i0 + s
+    for j in range(max(ta - s, lo[i]), min(tb - s, hi[i])):
+        pn[j - lo[i]] = DR[j + s - ta + 2, ns]
+    for r in range(2):
+        for q in range(ns + 2):
+            cr[r, q] = DR[tb - ta + r, q]
+
+
+@njit(cache=True, nogil=True, fastmath=_FM, error_model="numpy")
+def _fwd_finish(P, plo, phi, mm, gamma, subseq, endw):
+    """Return the value from the last row of ``R`` (``P``, stored from column ``plo``).
+
+    For subsequence alignment, also fill ``endw`` with the soft-argmin weights of the end cells.
+    """
+    one = gamma / gamma
+    zero = gamma - gamma
+    inf = one / zero
+    inv = one / gamma
     if subseq:
         mn = inf
         for j in range(plo, phi):
-            if P[j] < mn:
-                mn = P[j]
+            if P[j - plo] < mn:
+                mn = P[j - plo]
         if not (mn < inf):
             for k in range(phi - plo):
                 endw[k] = zero
             return inf
         tot = zero
         for j in range(plo, phi):
-            e = math.exp((mn - P[j]) * inv)
+            e = math.exp((mn - P[j - plo]) * inv)
             endw[j - plo] = e
             tot += e
         for k in range(phi - plo):
             endw[k] /= tot
         return mn - gamma * math.log(tot)
-    return P[mm - 1]
+    return _bget(P, plo, phi, mm - 1, inf)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _n_blocks(lo, hi, nn, S, T, k):
+    i0, ns, jmin, t1 = _strip(lo, hi, nn, S, k)
+    return max(t1 - jmin + T - 1, 0) // T
+
+
+@njit(cache=True, nogil=True)
+def _fwd_need(lo, hi, nn, S, T, k, b):
+    """Count the blocks of strip ``k - 1`` that the forward's block ``b`` of strip ``k`` waits for.
+
+    Block ``[ta, tb)`` reads the last row of strip ``k - 1`` up to column ``tb``; that strip
+    computes the row's cell at column ``c`` at its step ``c + ns - 1``. From absolute columns, so
+    that any windows work.
+    """
+    if k == 0:
+        return 0
+    i0, ns, jmin, t1 = _strip(lo, hi, nn, S, k)
+    tb = min(jmin + (b + 1) * T, t1)
+    _, nsp, jp, tp = _strip(lo, hi, nn, S, k - 1)
+    x = min(tb + nsp - 1, tp - 1)
+    return (x - jp) // T + 1 if x >= jp else 0
+
+
+@njit(cache=True, nogil=True)
+def _bwd_need(lo, hi, nn, S, T, k, b):
+    """Count the blocks (from its last) strip ``k + 1`` must have run before block ``b`` of strip ``k``.
+
+    In the backward pass, block ``[ta, tb)`` reads the G pushed into its last row from column
+    ``ta - ns + 1`` on, final once strip ``k + 1`` has run its step ``ta - ns`` (its pushes into
+    column ``c`` come from its steps ``c - 1`` and ``c``); the tiles of strip ``k + 1`` that still
+    read this strip's last row ``R`` (which the block overwrites with ``E``) are then done too.
+    """
+    nst = (nn + S - 1) // S
+    if k + 1 >= nst:
+        return 0
+    i0, ns, jmin, t1 = _strip(lo, hi, nn, S, k)
+    ta = jmin + b * T
+    _, _, jn, tn = _strip(lo, hi, nn, S, k + 1)
+    nbn = _n_blocks(lo, hi, nn, S, T, k + 1)
+    x = ta - ns
+    if x >= tn:
+        return 0
+    return nbn - max(x - jn, 0) // T
 
 
 @njit(cache=True, nogil=True, fastmath=_FM, error_model="numpy")
-def _backward_one(C, R, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, endw, gout, S, T):
-    """Overwrite ``R`` (the forward's accumulated cost) with ``E = gout * dvalue / dC``.
+def _forward_one(C, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, need_grad, R, endw, S, T):
+    """The forward recursion of one item, strip after strip (one thread)."""
+    inf = gamma / (gamma - gamma)
+    dt = C.dtype
+    if nn == 0:
+        return inf
+    PB = np.full((2, C.shape[1]), inf, dt)  # rows above / below the current strip
+    CR = np.empty((1, 2, S + 2), dt)
+    DR = np.empty((T + 2, S + 2), dt)
+    DC = np.empty((T, S + 1), dt)
+    SA = np.empty(T, np.int64)
+    SB = np.empty(T, np.int64)
+    nst = (nn + S - 1) // S
+    for k in range(nst):
+        for b in range(_n_blocks(lo, hi, nn, S, T, k)):
+            _fwd_tile(C, lo, hi, nn, gamma, wd, wv, wh, subseq, need_grad, R, S, T, k, b, PB, CR, DR, DC,
+                      SA, SB)
+    return _fwd_finish(PB[nst % 2], lo[nn - 1], hi[nn - 1], mm, gamma, subseq, endw)
 
-    Push form (Cuturi & Blondel, 2017, Algorithm 2): strips bottom-up, steps (anti-diagonals) in
-    reverse, in blocks of ``T`` steps; when a cell is reached every successor has pushed its share
-    into its ``G``; the cell recomputes its soft-min weights ``p_k = exp((R - R_pred_k - w_k C) /
-    gamma)``, gets ``E = G sum_k w_k p_k`` (written over its ``R`` once the block is done: no later
-    cell reads it) and pushes ``G p_k`` to its predecessors; pushes across the strip's top row go
-    through ``gup`` (absolute columns).
+
+@njit(cache=True, parallel=True, fastmath=_FM, error_model="numpy")
+def _forward_wave(C, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, need_grad, R, endw, S, T):
+    """Run :func:`_forward_one` over all threads: a pipeline of strips.
+
+    Workers claim strips in order and run their blocks in order; block ``b`` of strip ``k`` first
+    waits (spinning on an atomic counter) until strip ``k - 1`` has done the blocks it reads
+    (:func:`_fwd_need`). Tiles are the serial ones, so results are bit for bit those of
+    :func:`_forward_one`.
+    """
+    inf = gamma / (gamma - gamma)
+    dt = C.dtype
+    if nn == 0:
+        return inf
+    nst = (nn + S - 1) // S
+    PB = np.full((nst + 1, C.shape[1]), inf, dt)  # PB[k]: the row above strip k
+    CR = np.empty((nst, 2, S + 2), dt)
+    prog = np.zeros(nst, np.int64)  # blocks done per strip
+    ctr = np.zeros(1, np.int64)  # next strip to claim
+    for _ in prange(nst):  # each worker claims strips in order; nobody waits on an unclaimed strip
+        DR = np.empty((T + 2, S + 2), dt)
+        DC = np.empty((T, S + 1), dt)
+        SA = np.empty(T, np.int64)
+        SB = np.empty(T, np.int64)
+        while True:
+            k = _atomic_add(ctr, 0, 1)
+            if k >= nst:
+                break
+            for b in range(_n_blocks(lo, hi, nn, S, T, k)):
+                need = _fwd_need(lo, hi, nn, S, T, k, b)
+                while need > 0 and _atomic_load(prog, k - 1) < need:
+                    _pause()
+                _fwd_tile(C, lo, hi, nn, gamma, wd, wv, wh, subseq, need_grad, R, S, T, k, b, PB, CR, DR, DC,
+                          SA, SB)
+                _atomic_store(prog, k, b + 1)
+    return _fwd_finish(PB[nst], lo[nn - 1], hi[nn - 1], mm, gamma, subseq, endw)
+
+
+@njit(cache=True, nogil=True, fastmath=_FM, error_model="numpy")
+def _bwd_tile(C, R, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, gout, S, T, k, b, GU, CG, QB, GB, DC, EB,
+              gpd, gpv, gph, SA, SB):
+    """Run block ``b`` of strip ``k`` of the backward pass (see :func:`_backward_one`).
+
+    Per-strip state: ``GU[(k + 1) % len]`` holds the G pushed into the strip's last row from below,
+    ``GU[k % len]`` collects the strip's pushes into the row above (both stored from their row's
+    ``lo``) and ``CG[k % len]`` carries G of the two steps below the block. The rest is scratch.
     """
     one = gamma / gamma
     zero = gamma - gamma
@@ -394,7 +598,75 @@ def _backward_one(C, R, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, endw, gout, S
     wde = wd if use_d else zero  # weights in E's sum: a disabled step contributes nothing
     wve = wv if use_v else zero
     wdh = wh if use_h else zero
-    dt = R.dtype
+    i0, ns, jmin, t1 = _strip(lo, hi, nn, S, k)
+    ta = jmin + b * T
+    tb = min(ta + T, t1)
+    gdown = GU[(k + 1) % GU.shape[0]]
+    gup = GU[k % GU.shape[0]]
+    cg = CG[k % CG.shape[0]]
+    dlo = lo[i0 + ns - 1]
+    dhi = hi[i0 + ns - 1]
+    up_lo = lo[i0 - 1] if i0 > 0 else 0
+    up_hi = hi[i0 - 1] if i0 > 0 else 0
+    # rows t - ta + 2 for steps [ta - 2, tb); column s + 1 for lane s, 0 for the row above
+    for r in range(tb - ta + 2):
+        for q in range(ns + 2):
+            GB[r, q] = zero
+    if tb == t1:  # the strip's first block
+        for j in range(up_hi - up_lo):
+            gup[j] = zero
+    else:
+        for r in range(2):
+            for q in range(ns + 2):
+                GB[tb - ta + r, q] = cg[r, q]
+    for r in range(tb - ta + 2):
+        for q in range(ns + 2):
+            QB[r, q] = inf
+    _block_gather(R, lo, hi, i0, ns, ta - 2, tb, QB, 1)
+    for t in range(ta - 2, tb):
+        QB[t - ta + 2, 0] = R[i0 - 1, t + 1 - up_lo] if (i0 > 0 and up_lo <= t + 1 < up_hi) else inf
+    for r in range(tb - ta):
+        for q in range(ns):
+            DC[r, q] = inf
+    _block_gather(C, lo, hi, i0, ns, ta, tb, DC, 0)
+    _lanes(lo, hi, i0, ns, ta, tb - ta, SA, SB)
+    for t in range(tb - 1, ta - 1, -1):
+        r = t - ta + 2
+        sa = SA[t - ta]
+        sb = SB[t - ta]
+        if sb == ns - 1 and sa <= sb:
+            GB[r, ns] += _bget(gdown, dlo, dhi, t - ns + 1, zero)
+        if sa <= sb:
+            _bwd_step(QB[r - 1, sa:sb + 1], QB[r - 1, sa + 1:sb + 2],
+                      QB[r - 2, sa:sb + 1], GB[r, sa + 1:sb + 2], DC[r - 2, sa:sb + 1],
+                      EB[r - 2, sa:sb + 1], gpd[sa:sb + 1], gpv[sa:sb + 1], gph[sa:sb + 1],
+                      wd, wv, wh, wde, wve, wdh, inv, inf, zero, use_d, use_v, use_h)
+            if i0 == 0 and sa == 0 and (subseq or t == 0):
+                # a start cell: dR/dC = 1, no predecessors
+                EB[r - 2, 0] = GB[r, 1] if QB[r, 1] < inf else zero
+                gpd[0] = zero
+                gpv[0] = zero
+                gph[0] = zero
+            _acc(GB[r - 1, sa + 1:sb + 2], gph[sa:sb + 1])
+            _acc(GB[r - 1, sa:sb + 1], gpv[sa:sb + 1])
+            _acc(GB[r - 2, sa:sb + 1], gpd[sa:sb + 1])
+        if up_lo <= t + 1 < up_hi:  # lane -1 (the row above) at step t is column t + 1
+            gup[t + 1 - up_lo] += GB[r, 0]
+    _block_scatter(R, lo, hi, i0, ns, ta, tb, EB, 0, gout)
+    if ta == jmin:  # the row above at the two steps before the strip's first
+        for t in range(jmin - 2, jmin):
+            if up_lo <= t + 1 < up_hi:
+                gup[t + 1 - up_lo] += GB[t - ta + 2, 0]
+    else:  # carry G of steps ta - 2, ta - 1 into the next block
+        for r in range(2):
+            for q in range(ns + 2):
+                cg[r, q] = GB[r, q]
+
+
+@njit(cache=True, nogil=True, fastmath=_FM, error_model="numpy")
+def _bwd_prepare(R, lo, hi, nn, mm, gamma, subseq, endw, GL):
+    """Zero ``R`` outside the windows and put the G of the last row's cells into ``GL``."""
+    zero = gamma - gamma
     N = R.shape[0]
     W = R.shape[1]
     for i in range(nn, N):
@@ -405,86 +677,90 @@ def _backward_one(C, R, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, endw, gout, S
             R[i, k] = zero
     if nn == 0:
         return
-    gdown = np.zeros(mm + 2, dt)  # G pushed into the strip's last row from below
-    gup = np.zeros(mm + 2, dt)
     plo = lo[nn - 1]
+    phi = hi[nn - 1]
+    for k in range(GL.shape[0]):
+        GL[k] = zero
     if subseq:
-        for k in range(hi[nn - 1] - plo):
-            gdown[plo + k] = endw[k]
-    else:
-        gdown[mm - 1] = one
-    # rows t - ta + 2 for steps [ta - 2, tb) of a block; column s + 1 for lane s, 0 for the row above
+        for k in range(phi - plo):
+            GL[k] = endw[k]
+    elif plo <= mm - 1 < phi:
+        GL[mm - 1 - plo] = gamma / gamma
+
+
+@njit(cache=True, nogil=True, fastmath=_FM, error_model="numpy")
+def _backward_one(C, R, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, endw, gout, S, T):
+    """Overwrite ``R`` (the forward's accumulated cost) with ``E = gout * dvalue / dC``.
+
+    Push form (Cuturi & Blondel, 2017, Algorithm 2): strips bottom-up, steps (anti-diagonals) in
+    reverse, in blocks of ``T`` steps; when a cell is reached every successor has pushed its share
+    into its ``G``; the cell recomputes its soft-min weights ``p_k = exp((R - R_pred_k - w_k C) /
+    gamma)``, gets ``E = G sum_k w_k p_k`` (written over its ``R`` once the block is done: no later
+    cell reads it) and pushes ``G p_k`` to its predecessors; pushes across the strip's top row go
+    through a boundary row of G (one per strip boundary, stored from the row's ``lo``).
+    """
+    dt = R.dtype
+    nst = (nn + S - 1) // S
+    GU = np.empty((2, R.shape[1]), dt)
+    _bwd_prepare(R, lo, hi, nn, mm, gamma, subseq, endw, GU[nst % 2])
+    if nn == 0:
+        return
+    CG = np.empty((1, 2, S + 2), dt)
     QB = np.empty((T + 2, S + 2), dt)  # R
-    GB = np.zeros((T + 2, S + 2), dt)  # G
-    g0 = np.empty(S + 2, dt)
-    g1 = np.empty(S + 2, dt)
+    GB = np.empty((T + 2, S + 2), dt)  # G
     DC = np.empty((T, S + 1), dt)
     EB = np.empty((T, S + 1), dt)
     gpd = np.empty(S + 1, dt)
     gpv = np.empty(S + 1, dt)
     gph = np.empty(S + 1, dt)
-    nst = hi[nn - 1] + S + 1
-    SA = np.empty(nst, np.int64)
-    SB = np.empty(nst, np.int64)
-    last0 = ((nn - 1) // S) * S
-    for i0 in range(last0, -1, -S):
-        ns = min(S, nn - i0)
-        jmin = lo[i0]
-        t1 = hi[i0 + ns - 1] + ns - 1
-        _lanes(lo, hi, i0, ns, jmin, t1 - jmin, SA, SB)
-        up_lo = lo[i0 - 1] if i0 > 0 else 0
-        up_hi = hi[i0 - 1] if i0 > 0 else 0
-        for k in range(mm + 2):
-            gup[k] = zero
-        GB[:, :] = zero
-        tb = t1
-        while tb > jmin:
-            ta = max(tb - T, jmin)
-            QB[:, :] = inf
-            _block_gather(R, lo, hi, i0, ns, ta - 2, tb, QB, 1)
-            for t in range(ta - 2, tb):
-                QB[t - ta + 2, 0] = R[i0 - 1, t + 1 - up_lo] if (i0 > 0 and up_lo <= t + 1 < up_hi) else inf
-            DC[:, :] = inf
-            _block_gather(C, lo, hi, i0, ns, ta, tb, DC, 0)
-            for t in range(tb - 1, ta - 1, -1):
-                r = t - ta + 2
-                sa = SA[t - jmin]
-                sb = SB[t - jmin]
-                if sb == ns - 1 and sa <= sb:
-                    GB[r, ns] += gdown[t - ns + 1]
-                if sa <= sb:
-                    _bwd_step(QB[r - 1, sa:sb + 1], QB[r - 1, sa + 1:sb + 2],
-                              QB[r - 2, sa:sb + 1], GB[r, sa + 1:sb + 2], DC[r - 2, sa:sb + 1],
-                              EB[r - 2, sa:sb + 1], gpd[sa:sb + 1], gpv[sa:sb + 1], gph[sa:sb + 1],
-                              wd, wv, wh, wde, wve, wdh, inv, inf, zero, use_d, use_v, use_h)
-                    if i0 == 0 and sa == 0 and (subseq or t == 0):
-                        # a start cell: dR/dC = 1, no predecessors
-                        EB[r - 2, 0] = GB[r, 1] if QB[r, 1] < inf else zero
-                        gpd[0] = zero
-                        gpv[0] = zero
-                        gph[0] = zero
-                    _acc(GB[r - 1, sa + 1:sb + 2], gph[sa:sb + 1])
-                    _acc(GB[r - 1, sa:sb + 1], gpv[sa:sb + 1])
-                    _acc(GB[r - 2, sa:sb + 1], gpd[sa:sb + 1])
-                if i0 > 0 and t + 1 < mm:  # lane -1 (the row above) at step t is column t + 1
-                    gup[t + 1] += GB[r, 0]
-            _block_scatter(R, lo, hi, i0, ns, ta, tb, EB, 0, gout)
-            if ta == jmin:  # the row above at the two steps before the strip's first
-                if i0 > 0:
-                    for t in range(jmin - 2, jmin):
-                        if 0 <= t + 1 < mm:
-                            gup[t + 1] += GB[t - ta + 2, 0]
-            else:  # carry G of steps ta - 2, ta - 1 into the next block
-                ta2 = max(ta - T, jmin)
-                g0[:] = GB[0, :]
-                g1[:] = GB[1, :]
-                GB[:, :] = zero
-                GB[ta - ta2, :] = g0
-                GB[ta - ta2 + 1, :] = g1
-            tb = ta
-        tmp = gdown
-        gdown = gup
-        gup = tmp
+    SA = np.empty(T, np.int64)
+    SB = np.empty(T, np.int64)
+    for kk in range(nst):
+        k = nst - 1 - kk
+        nb = _n_blocks(lo, hi, nn, S, T, k)
+        for bb in range(nb):
+            _bwd_tile(C, R, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, gout, S, T, k, nb - 1 - bb, GU, CG,
+                      QB, GB, DC, EB, gpd, gpv, gph, SA, SB)
+
+
+@njit(cache=True, parallel=True, fastmath=_FM, error_model="numpy")
+def _backward_wave(C, R, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, endw, gout, S, T):
+    """Run :func:`_backward_one` over all threads: strips bottom-up as a pipeline.
+
+    See :func:`_forward_wave` and :func:`_bwd_need`.
+    """
+    dt = R.dtype
+    nst = (nn + S - 1) // S
+    GU = np.empty((nst + 1, R.shape[1]), dt)  # GU[k]: G pushed into the row above strip k
+    _bwd_prepare(R, lo, hi, nn, mm, gamma, subseq, endw, GU[nst])
+    if nn == 0:
+        return
+    CG = np.empty((nst, 2, S + 2), dt)
+    prog = np.zeros(nst, np.int64)  # blocks done per strip (from its last)
+    ctr = np.zeros(1, np.int64)
+    for _ in prange(nst):
+        QB = np.empty((T + 2, S + 2), dt)
+        GB = np.empty((T + 2, S + 2), dt)
+        DC = np.empty((T, S + 1), dt)
+        EB = np.empty((T, S + 1), dt)
+        gpd = np.empty(S + 1, dt)
+        gpv = np.empty(S + 1, dt)
+        gph = np.empty(S + 1, dt)
+        SA = np.empty(T, np.int64)
+        SB = np.empty(T, np.int64)
+        while True:
+            k = nst - 1 - _atomic_add(ctr, 0, 1)
+            if k < 0:
+                break
+            nb = _n_blocks(lo, hi, nn, S, T, k)
+            for bb in range(nb):
+                b = nb - 1 - bb
+                need = _bwd_need(lo, hi, nn, S, T, k, b)
+                while need > 0 and _atomic_load(prog, k + 1) < need:
+                    _pause()
+                _bwd_tile(C, R, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, gout, S, T, k, b, GU, CG, QB, GB,
+                          DC, EB, gpd, gpv, gph, SA, SB)
+                _atomic_store(prog, k, bb + 1)
 
 
 @njit(cache=True, parallel=True)
@@ -492,9 +768,16 @@ def sdtw_forward(Cb, lo, hi, n, m, gamma, wd, wv, wh, subseq, need_grad, R, endw
     """Compute the soft-DTW values of a batch (see the module docstring).
 
     Fills ``out``, ``endw`` and, when ``need_grad``, the banded accumulated cost ``R`` (same
-    layout as ``Cb``).
+    layout as ``Cb``). Items run in parallel when there are at least as many as threads; fewer
+    items run one after the other, each over all threads (:func:`_forward_wave`).
     """
     B = Cb.shape[0]
+    if B < _WAVE_ITEMS:
+        for b in range(B):
+            rb = R[b] if need_grad else R[0]
+            out[b] = _forward_wave(Cb[b], lo[b], hi[b], n[b], m[b], gamma, wd, wv, wh, subseq, need_grad, rb,
+                                   endw[b], STRIP, BLOCK)
+        return
     for b in prange(B):
         rb = R[b] if need_grad else R[0]
         out[b] = _forward_one(Cb[b], lo[b], hi[b], n[b], m[b], gamma, wd, wv, wh, subseq, need_grad, rb,
@@ -515,6 +798,11 @@ def sdtw_forward_serial(Cb, lo, hi, n, m, gamma, wd, wv, wh, subseq, need_grad, 
 def sdtw_backward(C, R, lo, hi, n, m, gamma, wd, wv, wh, subseq, endw, gout):
     """Overwrite ``R[b]`` (from :func:`sdtw_forward`) with ``gout[b] * dvalue[b] / dCb[b]``."""
     B = R.shape[0]
+    if B < _WAVE_ITEMS:
+        for b in range(B):
+            _backward_wave(C[b], R[b], lo[b], hi[b], n[b], m[b], gamma, wd, wv, wh, subseq, endw[b], gout[b],
+                           STRIP, BLOCK)
+        return
     for b in prange(B):
         _backward_one(C[b], R[b], lo[b], hi[b], n[b], m[b], gamma, wd, wv, wh, subseq, endw[b], gout[b],
                       STRIP, BLOCK)
@@ -678,7 +966,11 @@ def scatter_band_serial(Eb, lo, hi, n, out):
 
 
 def pick(name: str, batch: int, cells: int):
-    """Return the parallel kernel ``name`` for big batches, else its serial twin."""
-    if batch > 1 and cells >= PARALLEL_MIN_CELLS:
+    """Return the parallel kernel ``name`` for big problems, else its serial twin.
+
+    The soft-DTW kernels spread even one item over the threads (a wavefront of tiles); the others
+    are parallel over items only.
+    """
+    if (batch > 1 or name.startswith("sdtw_")) and cells >= PARALLEL_MIN_CELLS:
         return globals()[name]
     return globals()[name + "_serial"]
