@@ -242,7 +242,7 @@ def _pause(typingctx):
 # R/E scattered to the row-banded layout, so nothing of size O(N W) is added to the one ``R``
 # buffer (which the backward overwrites with E, as before).
 STRIP = 128
-BLOCK = 64  # steps per block: a strip's costs and R move between rows and blocks in runs
+BLOCK = 128  # steps per block: a strip's costs and R move between rows and blocks in runs
 
 
 @njit(cache=True, nogil=True, fastmath=_FM, error_model="numpy", inline="always")
