@@ -317,6 +317,13 @@ def _acc(dst, src):
         dst[s] += src[s]
 
 
+@njit(cache=True, nogil=True, fastmath=_FM, error_model="numpy", inline="always")
+def _acc2(dst, a, b):
+    """``dst += a`` then ``dst += b`` in one pass (same roundings as two)."""
+    for s in range(dst.shape[0]):
+        dst[s] = (dst[s] + a[s]) + b[s]
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _lanes(lo, hi, i0, ns, t0, nsteps, SA, SB):
     """Find the active lanes of each step of a strip.
@@ -637,18 +644,20 @@ def _bwd_tile(C, R, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, gout, S, T, k, b,
         if sb == ns - 1 and sa <= sb:
             GB[r, ns] += _bget(gdown, dlo, dhi, t - ns + 1, zero)
         if sa <= sb:
+            # gph is stored one lane up: lane s pushes horizontally into cell s + 1 of step t - 1
             _bwd_step(QB[r - 1, sa:sb + 1], QB[r - 1, sa + 1:sb + 2],
                       QB[r - 2, sa:sb + 1], GB[r, sa + 1:sb + 2], DC[r - 2, sa:sb + 1],
-                      EB[r - 2, sa:sb + 1], gpd[sa:sb + 1], gpv[sa:sb + 1], gph[sa:sb + 1],
+                      EB[r - 2, sa:sb + 1], gpd[sa:sb + 1], gpv[sa:sb + 1], gph[sa + 1:sb + 2],
                       wd, wv, wh, wde, wve, wdh, inv, inf, zero, use_d, use_v, use_h)
             if i0 == 0 and sa == 0 and (subseq or t == 0):
                 # a start cell: dR/dC = 1, no predecessors
                 EB[r - 2, 0] = GB[r, 1] if QB[r, 1] < inf else zero
                 gpd[0] = zero
                 gpv[0] = zero
-                gph[0] = zero
-            _acc(GB[r - 1, sa + 1:sb + 2], gph[sa:sb + 1])
-            _acc(GB[r - 1, sa:sb + 1], gpv[sa:sb + 1])
+                gph[1] = zero
+            gph[sa] = zero
+            gpv[sb + 1] = zero
+            _acc2(GB[r - 1, sa:sb + 2], gph[sa:sb + 2], gpv[sa:sb + 2])
             _acc(GB[r - 2, sa:sb + 1], gpd[sa:sb + 1])
         if up_lo <= t + 1 < up_hi:  # lane -1 (the row above) at step t is column t + 1
             gup[t + 1 - up_lo] += GB[r, 0]
@@ -711,8 +720,8 @@ def _backward_one(C, R, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, endw, gout, S
     DC = np.empty((T, S + 1), dt)
     EB = np.empty((T, S + 1), dt)
     gpd = np.empty(S + 1, dt)
-    gpv = np.empty(S + 1, dt)
-    gph = np.empty(S + 1, dt)
+    gpv = np.empty(S + 2, dt)
+    gph = np.empty(S + 2, dt)
     SA = np.empty(T, np.int64)
     SB = np.empty(T, np.int64)
     for kk in range(nst):
@@ -744,8 +753,8 @@ def _backward_wave(C, R, lo, hi, nn, mm, gamma, wd, wv, wh, subseq, endw, gout, 
         DC = np.empty((T, S + 1), dt)
         EB = np.empty((T, S + 1), dt)
         gpd = np.empty(S + 1, dt)
-        gpv = np.empty(S + 1, dt)
-        gph = np.empty(S + 1, dt)
+        gpv = np.empty(S + 2, dt)
+        gph = np.empty(S + 2, dt)
         SA = np.empty(T, np.int64)
         SB = np.empty(T, np.int64)
         while True:
