@@ -552,14 +552,17 @@ def test_one_pair_over_all_threads_equals_the_serial_sweep(dtype):
 
 
 def test_one_pair_uses_the_parallel_kernels(monkeypatch):
-    """Above PARALLEL_MIN_CELLS even a single pair takes the parallel kernels, with the serial
-    twins' values and gradients."""
+    """Above PARALLEL_MIN_CELLS even a single pair takes the parallel kernels (soft-DTW, the
+    banded cost and its gradient, band gather/scatter), with the serial twins' values and
+    gradients."""
     from alignkit.align._kernels import softdtw_cpu
 
     assert softdtw_cpu.pick("sdtw_forward", 1, 2_000_000) is softdtw_cpu.sdtw_forward
     assert softdtw_cpu.pick("sdtw_backward", 1, 10) is softdtw_cpu.sdtw_backward_serial
-    assert softdtw_cpu.pick("gather_band", 1, 2_000_000) is softdtw_cpu.gather_band_serial
+    assert softdtw_cpu.pick("banded_cost_backward", 1, 2_000_000) is softdtw_cpu.banded_cost_backward
     C0 = _rand(300, 280, seed=5)
+    rng = np.random.default_rng(5)
+    X0, Y0 = rng.normal(size=(300, 4)), rng.normal(size=(260, 4))
 
     def run():
         out = []
@@ -567,6 +570,10 @@ def test_one_pair_uses_the_parallel_kernels(monkeypatch):
             C = torch.tensor(C0, requires_grad=True)
             v = soft_dtw(C, gamma=0.3, band=band, subsequence=sub)
             out += [v.detach(), torch.autograd.grad(v, C)[0]]
+            X = torch.tensor(X0, requires_grad=True)
+            Y = torch.tensor(Y0, requires_grad=True)
+            v = soft_dtw(X=X, Y=Y, gamma=0.3, band=band, subsequence=sub)
+            out += [v.detach(), *torch.autograd.grad(v, (X, Y))]
         return out
 
     serial = run()

@@ -826,90 +826,127 @@ def sdtw_backward_serial(C, R, lo, hi, n, m, gamma, wd, wv, wh, subseq, endw, go
                       STRIP, BLOCK)
 
 
+@njit(cache=True, nogil=True)
+def _cost_row(X, Y, lo, hi, n, metric, out, b, i):
+    B, N, D = X.shape
+    W = out.shape[2]
+    lo_i = lo[b, i]
+    w_i = hi[b, i] - lo_i if i < n[b] else 0
+    for k in range(W):
+        if k >= w_i:
+            out[b, i, k] = _INF
+            continue
+        j = lo_i + k
+        acc = 0.0
+        if metric == 0:
+            for d in range(D):
+                t = X[b, i, d] - Y[b, j, d]
+                acc += t * t
+        else:
+            for d in range(D):
+                acc += X[b, i, d] * Y[b, j, d]
+            acc = 1.0 - acc
+        out[b, i, k] = acc
+
+
 @njit(cache=True, parallel=True)
 def banded_cost(X, Y, lo, hi, n, metric, out):
     """Cost of feature pairs inside the windows: ``out[b, i, k] = cost(X[b, i], Y[b, lo + k])``.
 
     ``metric`` 0: squared euclidean; 1: ``1 - <x, y>`` (cosine on normalised inputs).
     Cells outside a window (``k >= hi - lo``) and rows ``i >= n[b]`` are set to ``+inf``.
+    Parallel over rows (of all items), so one long pair uses every thread too.
     """
     B, N, D = X.shape
-    W = out.shape[2]
-    for b in prange(B):
-        for i in range(N):
-            lo_i = lo[b, i]
-            w_i = hi[b, i] - lo_i if i < n[b] else 0
-            for k in range(W):
-                if k >= w_i:
-                    out[b, i, k] = _INF
-                    continue
-                j = lo_i + k
-                acc = 0.0
-                if metric == 0:
-                    for d in range(D):
-                        t = X[b, i, d] - Y[b, j, d]
-                        acc += t * t
-                else:
-                    for d in range(D):
-                        acc += X[b, i, d] * Y[b, j, d]
-                    acc = 1.0 - acc
-                out[b, i, k] = acc
+    for bi in prange(B * N):
+        _cost_row(X, Y, lo, hi, n, metric, out, bi // N, bi % N)
 
 
 @njit(cache=True)
 def banded_cost_serial(X, Y, lo, hi, n, metric, out):
     """Run :func:`banded_cost` serially (no thread-pool start-up for small problems)."""
     B, N, D = X.shape
-    W = out.shape[2]
-    for b in prange(B):
+    for b in range(B):
         for i in range(N):
-            lo_i = lo[b, i]
-            w_i = hi[b, i] - lo_i if i < n[b] else 0
-            for k in range(W):
-                if k >= w_i:
-                    out[b, i, k] = _INF
-                    continue
-                j = lo_i + k
-                acc = 0.0
-                if metric == 0:
-                    for d in range(D):
-                        t = X[b, i, d] - Y[b, j, d]
-                        acc += t * t
-                else:
-                    for d in range(D):
-                        acc += X[b, i, d] * Y[b, j, d]
-                    acc = 1.0 - acc
-                out[b, i, k] = acc
+            _cost_row(X, Y, lo, hi, n, metric, out, b, i)
+
+
+@njit(cache=True, nogil=True)
+def _cost_grad_row(X, Y, lo, hi, metric, G, dX, b, i):
+    """``dX[b, i]`` from row ``i`` of ``G``, cells in increasing column order."""
+    D = X.shape[2]
+    lo_i = lo[b, i]
+    for k in range(hi[b, i] - lo_i):
+        g = G[b, i, k]
+        if g == 0.0:
+            continue
+        j = lo_i + k
+        if metric == 0:
+            for d in range(D):
+                dX[b, i, d] += 2.0 * g * (X[b, i, d] - Y[b, j, d])
+        else:
+            for d in range(D):
+                dX[b, i, d] -= g * Y[b, j, d]
+
+
+@njit(cache=True, nogil=True)
+def _cost_grad_col(X, Y, lo, hi, metric, G, dY, b, j, ia, ib):
+    """``dY[b, j]`` from the cells of column ``j`` (rows ``ia <= i < ib``), in increasing row order."""
+    D = X.shape[2]
+    for i in range(ia, ib):
+        lo_i = lo[b, i]
+        if not (lo_i <= j < hi[b, i]):
+            continue
+        g = G[b, i, j - lo_i]
+        if g == 0.0:
+            continue
+        if metric == 0:
+            for d in range(D):
+                dY[b, j, d] -= 2.0 * g * (X[b, i, d] - Y[b, j, d])
+        else:
+            for d in range(D):
+                dY[b, j, d] -= g * X[b, i, d]
 
 
 @njit(cache=True, parallel=True)
 def banded_cost_backward(X, Y, lo, hi, n, metric, G, dX, dY):
-    """Chain ``G = dL/dCb`` into ``dX`` and ``dY`` (both zero-initialised by the caller)."""
+    """Chain ``G = dL/dCb`` into ``dX`` and ``dY`` (both zero-initialised by the caller).
+
+    Parallel over the rows of all items for ``dX``, then over their columns for ``dY`` (the rows
+    whose windows hold a column are contiguous: windows are non-decreasing), each sum in the
+    order of :func:`banded_cost_backward_serial`.
+    """
     B, N, D = X.shape
-    for b in prange(B):
-        for i in range(n[b]):
-            lo_i = lo[b, i]
-            for k in range(hi[b, i] - lo_i):
-                g = G[b, i, k]
-                if g == 0.0:
-                    continue
-                j = lo_i + k
-                if metric == 0:
-                    for d in range(D):
-                        t = 2.0 * g * (X[b, i, d] - Y[b, j, d])
-                        dX[b, i, d] += t
-                        dY[b, j, d] -= t
-                else:
-                    for d in range(D):
-                        dX[b, i, d] -= g * Y[b, j, d]
-                        dY[b, j, d] -= g * X[b, i, d]
+    M = Y.shape[1]
+    for bi in prange(B * N):
+        b = bi // N
+        i = bi % N
+        if i < n[b]:
+            _cost_grad_row(X, Y, lo, hi, metric, G, dX, b, i)
+    ia = np.zeros((B, M), np.int64)
+    ib = np.zeros((B, M), np.int64)
+    for b in range(B):  # rows [ia, ib) of column j: hi[i] > j and lo[i] <= j
+        i = 0
+        for j in range(M):
+            while i < n[b] and hi[b, i] <= j:
+                i += 1
+            ia[b, j] = i
+        i = 0
+        for j in range(M):
+            while i < n[b] and lo[b, i] <= j:
+                i += 1
+            ib[b, j] = i
+    for bj in prange(B * M):
+        b = bj // M
+        j = bj % M
+        _cost_grad_col(X, Y, lo, hi, metric, G, dY, b, j, ia[b, j], ib[b, j])
 
 
 @njit(cache=True)
 def banded_cost_backward_serial(X, Y, lo, hi, n, metric, G, dX, dY):
     """Run :func:`banded_cost_backward` serially (no thread-pool start-up for small problems)."""
     B, N, D = X.shape
-    for b in prange(B):
+    for b in range(B):
         for i in range(n[b]):
             lo_i = lo[b, i]
             for k in range(hi[b, i] - lo_i):
@@ -930,21 +967,22 @@ def banded_cost_backward_serial(X, Y, lo, hi, n, metric, G, dX, dY):
 
 @njit(cache=True, parallel=True)
 def gather_band(A, lo, hi, n, fill, out):
-    """``out[b, i, k] = A[b, i, lo + k]`` inside the windows, ``fill`` elsewhere."""
+    """``out[b, i, k] = A[b, i, lo + k]`` inside the windows, ``fill`` elsewhere (parallel over rows)."""
     B, N, W = out.shape
-    for b in prange(B):
-        for i in range(N):
-            lo_i = lo[b, i]
-            w_i = hi[b, i] - lo_i if i < n[b] else 0
-            for k in range(W):
-                out[b, i, k] = A[b, i, lo_i + k] if k < w_i else fill
+    for bi in prange(B * N):
+        b = bi // N
+        i = bi % N
+        lo_i = lo[b, i]
+        w_i = hi[b, i] - lo_i if i < n[b] else 0
+        for k in range(W):
+            out[b, i, k] = A[b, i, lo_i + k] if k < w_i else fill
 
 
 @njit(cache=True)
 def gather_band_serial(A, lo, hi, n, fill, out):
     """Run :func:`gather_band` serially (no thread-pool start-up for small problems)."""
     B, N, W = out.shape
-    for b in prange(B):
+    for b in range(B):
         for i in range(N):
             lo_i = lo[b, i]
             w_i = hi[b, i] - lo_i if i < n[b] else 0
@@ -954,10 +992,12 @@ def gather_band_serial(A, lo, hi, n, fill, out):
 
 @njit(cache=True, parallel=True)
 def scatter_band(Eb, lo, hi, n, out):
-    """Dense ``out[b, i, lo + k] = Eb[b, i, k]`` (``out`` zero-initialised by the caller)."""
+    """Dense ``out[b, i, lo + k] = Eb[b, i, k]`` (``out`` zeroed by the caller; parallel over rows)."""
     B, N, W = Eb.shape
-    for b in prange(B):
-        for i in range(n[b]):
+    for bi in prange(B * N):
+        b = bi // N
+        i = bi % N
+        if i < n[b]:
             lo_i = lo[b, i]
             for k in range(hi[b, i] - lo_i):
                 out[b, i, lo_i + k] = Eb[b, i, k]
@@ -967,7 +1007,7 @@ def scatter_band(Eb, lo, hi, n, out):
 def scatter_band_serial(Eb, lo, hi, n, out):
     """Run :func:`scatter_band` serially (no thread-pool start-up for small problems)."""
     B, N, W = Eb.shape
-    for b in prange(B):
+    for b in range(B):
         for i in range(n[b]):
             lo_i = lo[b, i]
             for k in range(hi[b, i] - lo_i):
@@ -977,9 +1017,9 @@ def scatter_band_serial(Eb, lo, hi, n, out):
 def pick(name: str, batch: int, cells: int):
     """Return the parallel kernel ``name`` for big problems, else its serial twin.
 
-    The soft-DTW kernels spread even one item over the threads (a wavefront of tiles); the others
-    are parallel over items only.
+    Every parallel kernel here spreads even one item over the threads (soft-DTW as a pipeline of
+    strips, the others over rows or columns), so ``batch`` does not matter.
     """
-    if (batch > 1 or name.startswith("sdtw_")) and cells >= PARALLEL_MIN_CELLS:
+    if cells >= PARALLEL_MIN_CELLS:
         return globals()[name]
     return globals()[name + "_serial"]
