@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -109,7 +110,7 @@ def _one(impl: str, n: int, band: int | None, gamma: float, repeat: int, device:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t)
         del _g
-    out.update(value=value, seconds=min(times), peak_extra_mb=_rss_mb() - base)
+    out.update(value=value, seconds=statistics.median(times), best=min(times), peak_extra_mb=_rss_mb() - base)
     if cuda:  # on a GPU the interesting peak is device memory
         out["peak_extra_mb"] = (torch.cuda.max_memory_allocated() - gbase) / 2**20
     print(json.dumps(out))
@@ -156,7 +157,7 @@ def main():
         row = json.loads(res.stdout.strip().splitlines()[-1])
         rows.append(row)
         print(
-            f"{impl:11s} n={n:6d} band={band:>5s}  {row['seconds']:8.3f} s  "
+            f"{impl:11s} n={n:6d} band={band:>5s}  {row['seconds']:8.3f} s (median; best {row['best']:.3f})  "
             f"+{row['peak_extra_mb']:8.1f} MB  value={row['value']:.6g}",
             flush=True,
         )
