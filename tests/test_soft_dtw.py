@@ -581,3 +581,27 @@ def test_one_pair_uses_the_parallel_kernels(monkeypatch):
     parallel = run()
     for a, b in zip(serial, parallel, strict=True):
         assert torch.equal(a, b)
+
+
+def test_kernels_off_the_main_thread_avoid_an_unsafe_threading_layer(monkeypatch):
+    """numba's workqueue layer aborts on parallel launches from several threads: off the main
+    thread, pick() then returns the serial twins (and the main thread keeps the parallel ones)."""
+    import threading
+
+    import numba
+
+    from alignkit.align._kernels import softdtw_cpu as K
+
+    big = K.PARALLEL_MIN_CELLS
+    got = {}
+
+    def run():
+        got["kernel"] = K.pick("sdtw_forward", 1, big)
+
+    for layer, want in (("workqueue", K.sdtw_forward_serial), ("omp", K.sdtw_forward)):
+        monkeypatch.setattr(numba, "threading_layer", lambda layer=layer: layer)
+        t = threading.Thread(target=run)
+        t.start()
+        t.join()
+        assert got["kernel"] is want, layer
+        assert K.pick("sdtw_forward", 1, big) is K.sdtw_forward  # the main thread: always parallel

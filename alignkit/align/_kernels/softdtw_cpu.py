@@ -1020,6 +1020,26 @@ def pick(name: str, batch: int, cells: int):
     Every parallel kernel here spreads even one item over the threads (soft-DTW as a pipeline of
     strips, the others over rows or columns), so ``batch`` does not matter.
     """
-    if cells >= PARALLEL_MIN_CELLS:
+    if cells >= PARALLEL_MIN_CELLS and _parallel_is_safe():
         return globals()[name]
     return globals()[name + "_serial"]
+
+
+def _parallel_is_safe() -> bool:
+    """Whether a parallel kernel may be launched from this thread.
+
+    numba's fallback ``workqueue`` threading layer aborts the process when parallel kernels are
+    launched from several Python threads at once (a thread-pool runner of the flows, a user's
+    threads); ``omp`` and ``tbb`` do not. Off the main thread, the parallel kernels are used only
+    when the layer in use is known to be one of those.
+    """
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        return True
+    import numba
+
+    try:
+        return numba.threading_layer() != "workqueue"
+    except ValueError:  # no parallel kernel has run in this process yet: the layer is not chosen
+        return False
