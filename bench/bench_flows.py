@@ -122,7 +122,8 @@ def main(argv=None) -> int:
         print(rows[-1], flush=True)
 
     lines = [f"Corpus: demo `size={args.size}`: {n_rec} versions, {n_pairs} pairs (all pairs within a work), "
-             f"the default method (sync: chroma_stft + DLNCO at 50 Hz). Machine: {os.cpu_count()} cores, "
+             f"the default method (sync: {' + '.join(pipeline.SYNC_FEATURES)} at 50 Hz). "
+             f"Machine: {os.cpu_count()} cores, "
              f"load average at the end {_load()}.",
              "",
              "| workers | start-up s | extract s | recordings/min | align s | pairs/min | pairs/task | "
