@@ -184,29 +184,20 @@ def run_librosa(corpus, pairs, sr: int = 22050, hop: int = 512):
 def run_sync_variants(corpus, pairs, variants, sr: int = 22050):
     """:func:`alignkit.align.sync.synchronize` variants computed here (not through the harness).
 
-    ``variants``: ``(name, synchronize options, chroma extractor, refine)``; the chroma extractor is
-    ``"chroma_stft"`` or ``"chroma_cqt"`` (with DLNCO from ``dlnco``, tuning estimated once), and
-    ``refine`` applies ``alignkit.align.refine.refine_path`` to the path (variants that need it
-    are left out when that module is absent). Features are computed once per version and
-    extractor and counted in every pair that uses them, as for the other methods. Returns
-    ``{name: rows}`` (rows as :func:`run_librosa`'s).
+    ``variants``: ``(name, synchronize options, chroma extractor)``; the features are those
+    ``synchronize`` computes itself (:func:`alignkit.align.sync.audio_sync_features`), once per
+    version and extractor, and counted in every pair that uses them, as for the other methods.
+    Returns ``{name: rows}`` (rows as :func:`run_librosa`'s).
     """
-    from alignkit.align.sync import synchronize
-    from alignkit.features import extract, sync_features
-    from alignkit.features.chroma import estimate_tuning
+    from alignkit.align.sync import audio_sync_features, synchronize
+    from alignkit.features import extract
     from alignkit.io.audio import load_audio
 
-    try:
-        from alignkit.align.refine import refine_path
-    except ImportError:
-        refine_path = None
     feats, loads, out = {}, {}, {}
     y0, _ = load_audio(corpus.get(*pairs[0][:2]).path, sr=sr)
     for chroma in {v[2] for v in variants} - {"chroma_stft"}:  # warm-up: librosa's first call, JIT
         extract(chroma, y0[: sr * 5], sr, frame_rate=50.0)
-    for name, opts, chroma, refine in variants:
-        if refine and refine_path is None:
-            continue
+    for name, opts, chroma in variants:
         rows = []
         for w, a, b in pairs:
             for v in (a, b):
@@ -215,35 +206,28 @@ def run_sync_variants(corpus, pairs, variants, sr: int = 22050):
                     y, _ = load_audio(corpus.get(w, v).path, sr=sr)
                     loads[(w, v)] = (y, time.perf_counter() - t0)
                 if (w, v, chroma) not in feats:
-                    y = loads[(w, v)][0]
                     t0 = time.perf_counter()
-                    if chroma == "chroma_stft":
-                        c, d = sync_features(y, sr, frame_rate=50.0)
-                    else:
-                        t = estimate_tuning(y, sr)
-                        c = extract(chroma, y, sr, frame_rate=50.0, tuning=t)
-                        d = extract("dlnco", y, sr, frame_rate=50.0, tuning=t)
-                    feats[(w, v, chroma)] = ((c, d), time.perf_counter() - t0)
+                    cd = audio_sync_features(loads[(w, v)][0], sr, frame_rate=50.0, chroma_feature=chroma)
+                    feats[(w, v, chroma)] = (cd, time.perf_counter() - t0)
             (fa, ta_), (fb, tb_) = feats[(w, a, chroma)], feats[(w, b, chroma)]
             la, lb = loads[(w, a)][1], loads[(w, b)][1]
             t0 = time.perf_counter()
             res = synchronize(fa, fb, **opts)
-            path = refine_path(res.path, fa[1], fb[1]) if refine else res.path
             al = time.perf_counter() - t0
-            err = beat_errors(corpus, w, a, b, path, res.frame_rate, res.frame_rate)
+            err = beat_errors(corpus, w, a, b, res.path, res.frame_rate, res.frame_rate)
             rows.append({"work": w, "a": a, "b": b, "errors": err, "pair_s": la + lb + ta_ + tb_ + al,
                          "features_s": ta_ + tb_, "align_s": al, "load_s": la + lb})
         out[name] = rows
     return out
 
 
-#: synchronize variants computed by :func:`run_sync_variants`: (name, options, chroma, refine).
+#: synchronize variants computed by :func:`run_sync_variants`: (name, options, chroma extractor).
 SYNC_VARIANT_ROWS = [  # an ablation of synchronize's defaults (CQT chroma, DLNCO ** 0.35 x 0.5, refined)
-    ("ablation: no refinement", {"refine": False}, "chroma_cqt", False),
-    ("ablation: DLNCO power 1, weight 1", {"onset_power": 1.0, "dlnco_weight": 1.0}, "chroma_cqt", False),
-    ("ablation: STFT chroma", {}, "chroma_stft", False),
+    ("ablation: no refinement", {"refine": False}, "chroma_cqt"),
+    ("ablation: DLNCO power 1, weight 1", {"onset_power": 1.0, "dlnco_weight": 1.0}, "chroma_cqt"),
+    ("ablation: STFT chroma", {}, "chroma_stft"),
     ("ablation: STFT chroma, DLNCO power 1, weight 1, no refinement (earlier defaults)",
-     {"onset_power": 1.0, "dlnco_weight": 1.0, "refine": False}, "chroma_stft", False),
+     {"onset_power": 1.0, "dlnco_weight": 1.0, "refine": False}, "chroma_stft"),
 ]
 
 

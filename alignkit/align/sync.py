@@ -195,26 +195,21 @@ def audio_sync_features(y, sr, *, frame_rate: float = DEFAULT_FRAME_RATE,
     chroma, dlnco : Features
         On the same frames.
     """
-    from alignkit.features import extract, sync_features
+    from alignkit.features import sync_features
 
-    if chroma_feature not in CHROMA_FEATURES:
-        raise ParameterError(f"chroma_feature={chroma_feature!r} is not one of {list(CHROMA_FEATURES)}")
+    _check_chroma_feature(chroma_feature)
     if sr is None:
         raise ParameterError(f"{side} is an audio array: pass its sample rate (sr=... / sr_b=...)")
     arr = np.asarray(y)
     if arr.ndim != 1:
         raise ParameterError(f"{side}: audio must be a mono 1-D array, got shape {arr.shape}")
-    if chroma_feature == "chroma_stft":
-        return sync_features(arr, sr, frame_rate=frame_rate, chroma=chroma_params, onsets=onset_params)
-    for key, d in (("chroma_params", chroma_params), ("onset_params", onset_params)):
-        if d is not None and ("frame_rate" in d or "tuning" in d):
-            raise ParameterError(f"pass frame_rate directly, not inside {key}={d!r}")
-    from alignkit.features.chroma import estimate_tuning
+    return sync_features(arr, sr, frame_rate=frame_rate, chroma=chroma_params, onsets=onset_params,
+                         chroma_feature=chroma_feature)
 
-    t = estimate_tuning(np.asarray(arr, dtype=np.float32), sr)  # once, shared by both
-    chroma = extract(chroma_feature, arr, sr, frame_rate=frame_rate, tuning=t, **(chroma_params or {}))
-    onsets = extract("dlnco", arr, sr, frame_rate=frame_rate, tuning=t, **(onset_params or {}))
-    return chroma, onsets
+
+def _check_chroma_feature(name) -> None:
+    if name not in CHROMA_FEATURES:
+        raise ParameterError(f"chroma_feature={name!r} is not one of {list(CHROMA_FEATURES)}")
 
 
 def _audio_features(y, sr, frame_rate: float, side: str, chroma_params=None, onset_params=None,
@@ -365,8 +360,7 @@ def _stack_sides(sides, dlnco_weight, quantize, chroma_power, onset_power):
 def _sides(a, b, *, sr, sr_b, frame_rate, chroma_params, onset_params, chroma_feature):
     """``([(chroma, dlnco, rate), (chroma, dlnco, rate)], rate)``: the raw features of both sides."""
     fr = _check_rate(frame_rate)
-    if chroma_feature not in CHROMA_FEATURES:
-        raise ParameterError(f"chroma_feature={chroma_feature!r} is not one of {list(CHROMA_FEATURES)}")
+    _check_chroma_feature(chroma_feature)
     if sr_b is None:
         sr_b = sr
     if _is_notes(a) and _is_notes(b):

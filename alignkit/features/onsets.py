@@ -290,12 +290,13 @@ def dlnco(y, sr, **params):
 
 
 def sync_features(y: np.ndarray, sr: float, *, frame_rate: float = 50.0, tuning: float | None = None,
-                  chroma: dict | None = None, onsets: dict | None = None) -> tuple[Features, Features]:
+                  chroma: dict | None = None, onsets: dict | None = None,
+                  chroma_feature: str = "chroma_stft") -> tuple[Features, Features]:
     """Chroma and DLNCO for high-resolution synchronisation in one pass.
 
-    The tuning is estimated once (when ``tuning=None``) and shared; when both use the same
-    window the pitch energies are computed once. The results equal
-    ``extract("chroma_stft", y, sr, frame_rate=..., tuning=..., **chroma)`` and
+    The tuning is estimated once (when ``tuning=None``) and shared; with ``chroma_stft`` and
+    both on the same window the pitch energies are computed once too. The results equal
+    ``extract(chroma_feature, y, sr, frame_rate=..., tuning=..., **chroma)`` and
     ``extract("dlnco", y, sr, frame_rate=..., tuning=..., **onsets)``, parameters included.
 
     Parameters
@@ -305,20 +306,30 @@ def sync_features(y: np.ndarray, sr: float, *, frame_rate: float = 50.0, tuning:
     frame_rate : float
     tuning : float or None
     chroma : dict, optional
-        Further ``chroma_stft`` parameters.
+        Further parameters of the chroma extractor.
     onsets : dict, optional
         Further ``dlnco`` parameters.
+    chroma_feature : str
+        The chroma extractor (a registry name, e.g. ``"chroma_stft"`` or ``"chroma_cqt"``).
 
     Returns
     -------
     chroma : Features
-        ``chroma_stft`` [shape=(n_frames, 12)].
+        ``chroma_feature`` [shape=(n_frames, 12)].
     dlnco : Features
         ``dlnco`` [shape=(n_frames, 12)] on the same frames.
     """
     for key, d in (("chroma", chroma), ("onsets", onsets)):
         if d is not None and ("frame_rate" in d or "tuning" in d):
             raise ParameterError(f"pass frame_rate and tuning directly, not inside {key}={d!r}")
+    if chroma_feature != "chroma_stft":  # no shared pitch energies: one tuning, two extractors
+        from alignkit.features.base import extract
+
+        t = check_tuning(tuning)
+        if t is None:
+            t = estimate_tuning(*check_audio(y, sr))
+        return (extract(chroma_feature, y, sr, frame_rate=frame_rate, tuning=t, **(chroma or {})),
+                extract("dlnco", y, sr, frame_rate=frame_rate, tuning=t, **(onsets or {})))
     cp = resolve_params("chroma_stft", {**(chroma or {}), "frame_rate": frame_rate, "tuning": tuning})
     op = resolve_params("dlnco", {**(onsets or {}), "frame_rate": frame_rate, "tuning": tuning})
     y, sr = check_audio(y, sr)
